@@ -1,0 +1,3 @@
+"""Tianlan 天蓝 — provincial environmental monitoring data platform."""
+
+__version__ = "0.1.0"
