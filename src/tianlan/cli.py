@@ -1,0 +1,217 @@
+"""The one command line of Tianlan: ``tianlan …``.
+
+Sub-commands live next to what they drive (``registry_cli``, ``sim.cli``) and are mounted here.
+User-facing text is Chinese first, then English.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from tianlan import __version__
+from tianlan.cli_common import DatabaseUrl, DataDir, console, open_engine, settings_for, user_errors
+from tianlan.errors import InputError
+from tianlan.model.timeutil import parse_user_time, utc_to_beijing_iso
+
+app = typer.Typer(
+    name="tianlan",
+    help="天蓝 Tianlan — 生态环境监测数据平台 / environmental monitoring data platform",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+frames_app = typer.Typer(help="原始报文 / raw frame archive", no_args_is_help=True)
+data_app = typer.Typer(help="监测数据 / observations", no_args_is_help=True)
+app.add_typer(frames_app, name="frames")
+app.add_typer(data_app, name="data")
+
+try:
+    from tianlan.registry_cli import app as registry_app
+    from tianlan.registry_cli import device_app
+
+    app.add_typer(registry_app, name="registry")
+    app.add_typer(device_app, name="device")
+except ImportError:  # pragma: no cover
+    pass
+try:
+    from tianlan.sim.cli import app as simulate_app
+
+    app.add_typer(simulate_app, name="simulate")
+except ImportError:  # pragma: no cover
+    pass
+
+
+@app.command()
+def version() -> None:
+    """版本 / print the version."""
+    console.print(f"tianlan {__version__}")
+
+
+@app.command("settings")
+def show_settings() -> None:
+    """设置项及默认值 / list every setting with its default and current value."""
+    from tianlan.settings import Settings
+
+    s = Settings()
+    t = Table("setting (env TIANLAN_…)", "value", "description")
+    for name, f in Settings.model_fields.items():
+        t.add_row(name.upper(), str(getattr(s, name)), f.description or "")
+    console.print(t)
+
+
+@app.command()
+@user_errors
+def init(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """初始化数据目录与数据库 / create and migrate the store (idempotent)."""
+    s = settings_for(data_dir, database_url)
+    engine = open_engine(s)
+    console.print(f"已初始化 / initialised: {engine.url.render_as_string(hide_password=True)}")
+
+
+@app.command()
+@user_errors
+def serve(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    hj212_port: Annotated[int | None, typer.Option("--hj212-port", help="HJ 212 TCP 端口 / port; 0 = pick a free one")] = None,
+    http_port: Annotated[int | None, typer.Option("--http-port", help="HTTP 端口 / port; 0 = pick a free one")] = None,
+    hj212_host: Annotated[str | None, typer.Option("--hj212-host", help="HJ 212 listen address")] = None,
+    http_host: Annotated[str | None, typer.Option("--http-host", help="HTTP listen address")] = None,
+) -> None:
+    """启动平台 / start the platform: HJ 212 gateway and HTTP API (Ctrl-C drains and stops)."""
+    from tianlan import runtime
+
+    s = settings_for(
+        data_dir, database_url, hj212_port=hj212_port, http_port=http_port, hj212_host=hj212_host, http_host=http_host
+    )
+    engine = open_engine(s)
+
+    def ready(r: runtime.Running) -> None:
+        # These two lines are a contract: scripts and tests read the chosen ports from them.
+        print(f"HJ 212 gateway listening on {s.hj212_host}:{r.hj212_port}", flush=True)
+        print(f"HTTP API on http://{s.http_host}:{r.http_port}/api/v1/health", flush=True)
+        print(f"store: {engine.url.render_as_string(hide_password=True)} · devices: {len(r.gateway.cache)}", flush=True)
+
+    runtime.run(lambda: runtime.serve(engine, s, on_ready=ready))
+    print("stopped / 已停止", flush=True)
+
+
+@frames_app.command("stats")
+@user_errors
+def frames_stats(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    fmt: Annotated[str, typer.Option("--format", help="json | table")] = "table",
+) -> None:
+    """接收统计 / counts of frames received, accepted, duplicate, quarantined, by reason and device."""
+    from tianlan.store.frames_repo import FramesRepo
+
+    if fmt not in ("json", "table"):
+        raise InputError("--format", f"must be json or table, got {fmt!r}")
+    st = FramesRepo(open_engine(settings_for(data_dir, database_url))).stats()
+    if fmt == "json":
+        sys.stdout.write(json.dumps(st, ensure_ascii=False, indent=2) + "\n")
+        return
+    t = Table(title="报文统计 / frames")
+    for k in ("received", "accepted", "duplicate", "quarantined", "observations"):
+        t.add_column(k, justify="right")
+    t.add_row(*(str(st[k]) for k in ("received", "accepted", "duplicate", "quarantined", "observations")))
+    console.print(t)
+    if st["by_reason"]:
+        r = Table("reason / 原因", "frames", title="隔离原因 / quarantine reasons")
+        for k, v in st["by_reason"].items():
+            r.add_row(k, str(v))
+        console.print(r)
+
+
+@frames_app.command("quarantine")
+@user_errors
+def frames_quarantine(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    reason: Annotated[str | None, typer.Option(help="only this reason code")] = None,
+    limit: Annotated[int, typer.Option(help="most recent N")] = 20,
+) -> None:
+    """隔离报文 / list quarantined frames with their reason and bytes."""
+    from tianlan.store.frames_repo import FramesRepo
+
+    rows = FramesRepo(open_engine(settings_for(data_dir, database_url))).quarantined(limit=limit, reason=reason)
+    t = Table("id", "received (北京时间)", "peer", "MN", "reason", "detail", "bytes")
+    for r in rows:
+        data = bytes(r["data"])
+        t.add_row(
+            str(r["id"]), utc_to_beijing_iso(r["received_utc"]), r["peer"], r["mn"] or "", r["reason"] or "",
+            r["detail"] or "", repr(data[:60]) + ("…" if len(data) > 60 else ""),
+        )
+    console.print(t)
+
+
+@data_app.command("export")
+@user_errors
+def data_export(
+    mn: Annotated[str, typer.Option("--mn", help="设备 MN / device MN")],
+    start: Annotated[str | None, typer.Option("--from", help="起始 / from (ISO 8601; Beijing time unless zoned)")] = None,
+    end: Annotated[str | None, typer.Option("--to", help="截止（不含）/ to, exclusive")] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv | json")] = "csv",
+    kind: Annotated[str | None, typer.Option(help="rtd | min | hour | day | rs | rt | info")] = None,
+    output: Annotated[Path | None, typer.Option("--output", "-o", help="file (default stdout)")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """导出监测数据 / export a device's observations (time in Beijing time, ISO 8601).
+
+    Columns: mn, parameter, kind, time, value, flag, time_utc, frame_id, extra.
+    """
+    from tianlan.store.frames_repo import FramesRepo
+
+    if fmt not in ("csv", "json"):
+        raise InputError("--format", f"must be csv or json, got {fmt!r}")
+    t0 = parse_user_time(start, field="--from") if start else None
+    t1 = parse_user_time(end, field="--to") if end else None
+    if t0 is not None and t1 is not None and t1 <= t0:
+        raise InputError("--to", "must be after --from")
+    engine = open_engine(settings_for(data_dir, database_url))
+    from tianlan.store.registry_repo import RegistryRepo
+
+    if RegistryRepo(engine).get_device(mn) is None:
+        raise InputError("--mn", f"no device with MN {mn!r} / 无此设备")
+    rows = FramesRepo(engine).export(mn, start_utc=t0, end_utc=t1, kind=kind)
+    out = open(output, "w", newline="", encoding="utf-8") if output else sys.stdout
+    try:
+        if fmt == "csv":
+            w = csv.writer(out)
+            w.writerow(["mn", "parameter", "kind", "time", "value", "flag", "time_utc", "frame_id", "extra"])
+            for r in rows:
+                w.writerow([
+                    r.mn, r.parameter, r.kind, utc_to_beijing_iso(r.time_utc), "" if r.value is None else repr(r.value),
+                    r.flag or "", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(r.time_utc)), r.frame_id,
+                    json.dumps(r.extra, ensure_ascii=False) if r.extra else "",
+                ])
+        else:
+            out.write("[")
+            for i, r in enumerate(rows):
+                out.write(("," if i else "") + "\n" + json.dumps({
+                    "mn": r.mn, "parameter": r.parameter, "kind": r.kind, "time": utc_to_beijing_iso(r.time_utc),
+                    "value": r.value, "flag": r.flag,
+                    "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(r.time_utc)),
+                    "frame_id": r.frame_id, "extra": r.extra,
+                }, ensure_ascii=False))
+            out.write("\n]\n")
+    finally:
+        if output:
+            out.close()
+
+
+def main() -> None:  # pragma: no cover
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

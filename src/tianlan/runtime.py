@@ -1,0 +1,94 @@
+"""Running the platform in one process: HJ 212 gateway + HTTP API on one event loop.
+
+``tianlan serve`` and ``tianlan demo`` both go through :func:`run`. SIGTERM and SIGINT drain
+gracefully: stop accepting, commit and acknowledge what was received, then exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+import uvicorn
+from sqlalchemy import Engine
+
+from tianlan.gateway.server import Gateway
+from tianlan.settings import Settings
+from tianlan.web.app import create_app
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Running:
+    """What a started platform exposes to the code that started it."""
+
+    gateway: Gateway
+    hj212_port: int
+    http_port: int
+    stop: asyncio.Event
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+async def serve(
+    engine: Engine,
+    settings: Settings,
+    *,
+    on_ready: Callable[[Running], Awaitable[None] | None] | None = None,
+    install_signals: bool = True,
+) -> None:
+    """Start gateway and HTTP; run until SIGINT/SIGTERM (or ``Running.stop`` is set); drain."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    if install_signals:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, stop.set)
+            except (NotImplementedError, RuntimeError):
+                pass
+    gw = Gateway(engine, settings)
+    hj_port = await gw.start(settings.hj212_host, settings.hj212_port)
+    http_sock = _bind(settings.http_host, settings.http_port)
+    http_port = http_sock.getsockname()[1]
+    app = create_app(engine, gw)
+    config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
+    http = uvicorn.Server(config)
+    http.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we own the signals
+    http_task = loop.create_task(http.serve(sockets=[http_sock]))
+    running = Running(gw, hj_port, http_port, stop)
+    if on_ready is not None:
+        res = on_ready(running)
+        if asyncio.iscoroutine(res):
+            await res
+    try:
+        await stop.wait()
+    finally:
+        await gw.stop()
+        http.should_exit = True
+        try:
+            await asyncio.wait_for(http_task, 10)
+        except (TimeoutError, asyncio.CancelledError):
+            http_task.cancel()
+
+
+def run(coro_factory: Callable[[], Awaitable[None]]) -> None:
+    """Run on uvloop when installed (faster sockets), else the default loop."""
+    try:
+        import uvloop
+
+        with asyncio.Runner(loop_factory=uvloop.new_event_loop) as r:
+            r.run(coro_factory())
+    except ImportError:
+        asyncio.run(coro_factory())  # type: ignore[arg-type]

@@ -1,0 +1,145 @@
+"""The store's schema (SQLAlchemy Core), shared by SQLite and PostgreSQL.
+
+Times are stored as UTC epoch seconds in BIGINT columns whose names end in ``_utc`` (float seconds
+for reception times, which need sub-second resolution). One integer type is identical in both
+engines, sorts and range-partitions cheaply, and keeps the bulk path free of per-row datetime
+conversion. Conversion to and from Beijing time (UTC+8, what devices report) happens only in
+``tianlan.model.timeutil``.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# --- network registry -------------------------------------------------------------------------
+
+regions = Table(
+    "regions",
+    metadata,
+    Column("code", String(12), primary_key=True, comment="administrative division code (GB/T 2260 style)"),
+    Column("name", Text, nullable=False, comment="Chinese name"),
+    Column("name_en", Text, nullable=False, server_default=""),
+    Column("level", String(12), nullable=False, comment="province | city | county | township"),
+    Column("parent_code", String(12), ForeignKey("regions.code"), nullable=True),
+)
+
+enterprises = Table(
+    "enterprises",
+    metadata,
+    Column("code", String(32), primary_key=True, comment="unified social credit code or registry code"),
+    Column("name", Text, nullable=False),
+    Column("region_code", String(12), ForeignKey("regions.code"), nullable=False),
+    Column("industry", Text, nullable=False, server_default=""),
+    Column("key_polluter", Boolean, nullable=False, server_default="1"),
+)
+
+sites = Table(
+    "sites",
+    metadata,
+    Column("code", String(32), primary_key=True),
+    Column("name", Text, nullable=False),
+    Column("kind", String(8), nullable=False, comment="air | water | source (an enterprise outlet)"),
+    Column("region_code", String(12), ForeignKey("regions.code"), nullable=False),
+    Column("lon", Float, nullable=True, comment="WGS-84 degrees east"),
+    Column("lat", Float, nullable=True, comment="WGS-84 degrees north"),
+    Column("control_level", String(12), nullable=True, comment="air: national|provincial|city|county|township"),
+    Column("background", Boolean, nullable=False, server_default="0", comment="air: background/control site"),
+    Column("section_type", String(12), nullable=True, comment="water: inbound|outbound|lake|key"),
+    Column("target_class", String(4), nullable=True, comment="water: GB 3838 target class I..V"),
+    Column("enterprise_code", String(32), ForeignKey("enterprises.code"), nullable=True),
+    Column("outlet_type", String(8), nullable=True, comment="source: gas | water"),
+    Column("attrs", Text, nullable=False, server_default="{}", comment="JSON: limits and other attributes"),
+)
+
+parameters = Table(
+    "parameters",
+    metadata,
+    Column("code", String(16), primary_key=True, comment="HJ 212-2017 Appendix B code"),
+    Column("name", Text, nullable=False),
+    Column("name_en", Text, nullable=False, server_default=""),
+    Column("unit", Text, nullable=False, server_default=""),
+    Column("system", String(16), nullable=False, server_default="", comment="air | gas | water | noise | other"),
+    Column("code_2005", String(8), nullable=True, comment="HJ/T 212-2005 code mapped to this one"),
+)
+
+devices = Table(
+    "devices",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("mn", String(64), nullable=False, unique=True, comment="HJ 212 MN, the device key"),
+    Column("password", Text, nullable=False, comment="HJ 212 PW (a shared secret sent in clear by the standard)"),
+    Column("st", String(4), nullable=True, comment="expected HJ 212 ST system code"),
+    Column("kind", String(8), nullable=False, comment="air | water | source"),
+    Column("protocol", String(4), nullable=False, server_default="2017", comment="2005 | 2017 | 2025"),
+    Column("crc_variant", String(12), nullable=False, server_default="standard"),
+    Column("site_code", String(32), ForeignKey("sites.code"), nullable=True),
+    Column("parameters", Text, nullable=False, server_default="", comment="expected parameter codes, comma-separated"),
+    Column("active", Boolean, nullable=False, server_default="1"),
+    Column("created_utc", Float, nullable=False),
+)
+
+# --- raw archive and observations --------------------------------------------------------------
+
+raw_frames = Table(
+    "raw_frames",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False),
+    Column("received_utc", Float, nullable=False, comment="reception time, UTC epoch seconds"),
+    Column("peer", Text, nullable=False, server_default="", comment="remote address:port or source file"),
+    Column("channel", String(8), nullable=False, server_default="tcp", comment="tcp | http | replay | import"),
+    Column("data", LargeBinary, nullable=False, comment="the frame exactly as received, byte for byte"),
+    Column("sha256", LargeBinary(32), nullable=False, comment="SHA-256 of data"),
+    Column("mn", String(64), nullable=True),
+    Column("device_id", Integer, nullable=True),
+    Column("qn", String(24), nullable=True),
+    Column("cn", String(8), nullable=True),
+    Column("status", String(12), nullable=False, comment="accepted | duplicate | quarantined"),
+    Column("reason", String(40), nullable=True, comment="quarantine or duplicate reason code"),
+    Column("detail", Text, nullable=True, comment="human-readable reason"),
+    Column("crc_variant", String(12), nullable=True),
+    Column("relaxations", Text, nullable=True, comment="leniencies used to read the frame, comma-separated"),
+    Column("duplicate_of", BigInteger, nullable=True),
+    Column("n_obs", Integer, nullable=False, server_default="0"),
+)
+# ids grow with reception, so id ranges serve time ranges; sha256 finds retransmissions.
+Index("ix_raw_frames_sha256", raw_frames.c.sha256)
+
+observations = Table(
+    "observations",
+    metadata,
+    Column("time_utc", BigInteger, primary_key=True, comment="period start (HJ 212 DataTime), UTC epoch s"),
+    Column("device_id", Integer, primary_key=True),
+    Column("parameter", String(16), primary_key=True),
+    Column("kind", String(4), primary_key=True, comment="rtd | min | hour | day | info | rs | rt"),
+    Column("value", Float, nullable=True, comment="Rtd for rtd, Avg for min/hour/day; unit of the parameter"),
+    Column("flag", String(4), nullable=True, comment="HJ 212 data flag (N F M S D C T B; 2005: P, 0-3)"),
+    Column("extra", Text, nullable=True, comment="JSON of the other suffixes (Min, Max, Cou, ZsAvg, SampleTime…)"),
+    Column("frame_id", BigInteger, nullable=False, comment="raw_frames.id the value came from"),
+    sqlite_with_rowid=False,
+)
+# The key is time-leading: appends of new data land at the end of the B-tree, which keeps bulk
+# inserts fast (measured here: SQLite 440k rows/s WITHOUT ROWID with this key alone, 240k with a
+# second (device_id, time_utc) index). PostgreSQL gets that second index too (migration 0001),
+# since its writer works in another process; on SQLite a one-device query scans its time window.
