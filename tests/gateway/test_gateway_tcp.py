@@ -20,6 +20,15 @@ from tianlan.store.schema import observations, raw_frames
 MN = "010000A8900016F000169DC0"
 
 
+def settle(p, timeout: float = 10.0) -> None:
+    """Wait until every connection is gone and everything received is committed."""
+    gw = p.running.gateway
+    deadline = time.monotonic() + timeout
+    while gw.stats.connections or gw.stats.received != gw.stats.committed:
+        assert time.monotonic() < deadline, gw.stats.as_dict()
+        time.sleep(0.02)
+
+
 def wait_committed(p, n: int, timeout: float = 10.0) -> None:
     deadline = time.monotonic() + timeout
     while p.running.gateway.stats.committed < n:
@@ -85,13 +94,9 @@ def test_broken_frames_quarantined_with_reason_and_others_undisturbed(platform, 
     bad.close()
     over.close()
     good_other.close()
-    deadline = time.monotonic() + 10
-    while True:
-        st = FramesRepo(store).stats()
-        reasons = st["by_reason"]
-        if all(k in reasons for k in cases) and any(k.startswith("framing:") for k in reasons) or time.monotonic() > deadline:
-            break
-        time.sleep(0.05)
+    settle(platform)
+    st = FramesRepo(store).stats()
+    reasons = st["by_reason"]
     for k in cases:
         assert reasons.get(k) == 1, (k, reasons)
     assert any(k.startswith("framing:") for k in reasons), reasons

@@ -212,9 +212,13 @@ class Gateway:
     async def _sweep(self) -> None:
         """Cut idle connections and slow senders (a frame started but not finished in time)."""
         s = self.settings
+        last_refresh = time.monotonic()
         while True:
             await asyncio.sleep(min(1.0, s.frame_timeout_s / 4, s.idle_timeout_s / 4))
             now = time.monotonic()
+            if now - last_refresh > 30.0:  # password / CRC-variant changes in the registry
+                last_refresh = now
+                await asyncio.to_thread(self.cache.refresh)
             for c in list(self.conns):
                 if now - c.last_rx > s.idle_timeout_s and c.pending == 0:
                     self.stats.closed_idle += 1
