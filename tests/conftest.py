@@ -6,19 +6,16 @@ test gets a fresh database created on that server and dropped afterwards.
 
 from __future__ import annotations
 
-import asyncio
 import os
-import threading
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from platform_helpers import Platform, start_platform
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
-from tianlan.settings import Settings
 from tianlan.store.engine import open_store
 
 PG_URL = os.environ.get("TIANLAN_TEST_PG_URL")
@@ -60,47 +57,6 @@ def store(store_url: str) -> Iterator[Engine]:
     RegistryRepo(engine).seed_defaults()
     yield engine
     engine.dispose()
-
-
-@dataclass
-class Platform:
-    """A platform running in a background thread on free ports."""
-
-    engine: Engine
-    settings: Settings
-    hj212_port: int
-    http_port: int
-    running: object
-    loop: asyncio.AbstractEventLoop
-
-    def stop(self) -> None:
-        r = self.running
-        self.loop.call_soon_threadsafe(r.stop.set)  # type: ignore[attr-defined]
-
-
-def start_platform(engine: Engine, tmp_path: Path, **settings: object) -> tuple[Platform, threading.Thread]:
-    from tianlan import runtime
-
-    s = Settings(data_dir=tmp_path, hj212_port=0, http_port=0, hj212_host="127.0.0.1", **settings)  # type: ignore[arg-type]
-    ready = threading.Event()
-    box: dict = {}
-
-    def target() -> None:
-        async def main() -> None:
-            def on_ready(r: runtime.Running) -> None:
-                box["running"] = r
-                box["loop"] = asyncio.get_running_loop()
-                ready.set()
-
-            await runtime.serve(engine, s, on_ready=on_ready, install_signals=False)
-
-        asyncio.run(main())
-
-    th = threading.Thread(target=target, daemon=True)
-    th.start()
-    assert ready.wait(20), "platform did not start"
-    r = box["running"]
-    return Platform(engine, s, r.hj212_port, r.http_port, r, box["loop"]), th
 
 
 @pytest.fixture

@@ -167,7 +167,7 @@ def data_export(
 ) -> None:
     """导出监测数据 / export a device's observations (time in Beijing time, ISO 8601).
 
-    Columns: mn, parameter, kind, time, value, flag, time_utc, frame_id, extra.
+    Columns: mn, parameter, kind, time, value, flag, min, max, cou, zs, time_utc, frame_id, extra.
     """
     from tianlan.store.frames_repo import FramesRepo
 
@@ -187,11 +187,13 @@ def data_export(
     try:
         if fmt == "csv":
             w = csv.writer(out)
-            w.writerow(["mn", "parameter", "kind", "time", "value", "flag", "time_utc", "frame_id", "extra"])
+            w.writerow(["mn", "parameter", "kind", "time", "value", "flag", "min", "max", "cou", "zs", "time_utc",
+                        "frame_id", "extra"])
             for r in rows:
                 w.writerow([
-                    r.mn, r.parameter, r.kind, utc_to_beijing_iso(r.time_utc), "" if r.value is None else repr(r.value),
-                    r.flag or "", time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(r.time_utc)), r.frame_id,
+                    r.mn, r.parameter, r.kind, utc_to_beijing_iso(r.time_utc), _num(r.value), r.flag or "",
+                    _num(r.vmin), _num(r.vmax), _num(r.cou), _num(r.zs),
+                    time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(r.time_utc)), r.frame_id,
                     json.dumps(r.extra, ensure_ascii=False) if r.extra else "",
                 ])
         else:
@@ -199,7 +201,7 @@ def data_export(
             for i, r in enumerate(rows):
                 out.write(("," if i else "") + "\n" + json.dumps({
                     "mn": r.mn, "parameter": r.parameter, "kind": r.kind, "time": utc_to_beijing_iso(r.time_utc),
-                    "value": r.value, "flag": r.flag,
+                    "value": r.value, "flag": r.flag, "min": r.vmin, "max": r.vmax, "cou": r.cou, "zs": r.zs,
                     "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(r.time_utc)),
                     "frame_id": r.frame_id, "extra": r.extra,
                 }, ensure_ascii=False))
@@ -207,6 +209,10 @@ def data_export(
     finally:
         if output:
             out.close()
+
+
+def _num(v: float | None) -> str:
+    return "" if v is None else repr(v)
 
 
 def main() -> None:  # pragma: no cover

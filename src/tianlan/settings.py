@@ -47,6 +47,10 @@ class Settings(BaseSettings):
     )
     batch_max: int = Field(2000, description="Most frames committed in one store transaction (group commit).")
     queue_max: int = Field(20000, description="Frames waiting for the writer before reading pauses (backpressure).")
+    writer_mode: str = Field(
+        "process", description="Where the store writer runs: 'process' (its own process and core; default) "
+        "or 'thread' (inside the server process)."
+    )
     subpacket_timeout_s: float = Field(300.0, description="How long sub-packets (PNUM/PNO) wait for their siblings (s).")
     sqlite_synchronous: str = Field(
         "FULL", description="SQLite PRAGMA synchronous in WAL mode. FULL makes every commit durable against "

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import json
-import socket
 import time
 
 import httpx
-import pytest
+from gateway_helpers import connect, expect_silence, read_frames, register, upload
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
-from gateway_helpers import connect, expect_silence, read_frames, register, upload
 from tianlan.cli import app
 from tianlan.hj212 import CrcVariant, decode
 from tianlan.store.frames_repo import FramesRepo
@@ -115,7 +113,7 @@ def test_broken_frames_quarantined_with_reason_and_others_undisturbed(platform, 
 
 
 def test_oversize_frame_refused_without_harming_others(store, tmp_path):
-    from conftest import start_platform
+    from platform_helpers import start_platform
 
     register(store, MN)
     p, th = start_platform(store, tmp_path, max_frame_length=1024)
@@ -179,7 +177,8 @@ def test_2005_upload_gets_2005_ack(platform, store):
     from tianlan.hj212 import build_frame
 
     register(store, "LD130133000015", protocol="2005")
-    seg = "ST=32;CN=2011;PW=123456;MN=LD130133000015;Flag=1;CP=&&DataTime=20160824003817;011-Rtd=231.0,011-Flag=N;060-Rtd=1.803,060-Flag=N&&"
+    seg = ("ST=32;CN=2011;PW=123456;MN=LD130133000015;Flag=1;CP=&&DataTime=20160824003817;"
+           "011-Rtd=231.0,011-Flag=N;060-Rtd=1.803,060-Flag=N&&")
     s = connect(platform.hj212_port)
     s.sendall(build_frame(seg))
     ack = decode(read_frames(s, 1)[0])
@@ -222,7 +221,7 @@ def test_http_ingest_and_health(platform, store):
 
 
 def test_graceful_stop_drains_everything_received(store, tmp_path):
-    from conftest import start_platform
+    from platform_helpers import start_platform
 
     register(store, MN)
     p, th = start_platform(store, tmp_path)

@@ -61,6 +61,10 @@ class GatewayStats:
             "bytes_in": self.bytes_in,
         }
 
+    def writer_dict(self, w: FrameWriter) -> dict:
+        return {"batches": w.batches, "frames": w.committed_frames, "observations": w.committed_obs,
+                "busy_s": round(w.busy_s, 3), "pending": w.pending}
+
 
 class Connection(asyncio.Protocol):
     """One device's TCP session."""
@@ -80,8 +84,7 @@ class Connection(asyncio.Protocol):
     # asyncio callbacks ------------------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        self.transport = transport  # type: ignore[assignment]  # uvloop's transports are not asyncio.Transport subclasses
         pn = transport.get_extra_info("peername")
         self.peer = f"{pn[0]}:{pn[1]}" if isinstance(pn, tuple) else str(pn)
         sock = transport.get_extra_info("socket")
@@ -156,7 +159,8 @@ class Gateway:
         self.stats = GatewayStats()
         self.conns: set[Connection] = set()
         self.globally_paused = False
-        self.writer = FrameWriter(engine, self._committed_from_thread, batch_max=settings.batch_max)
+        self.writer = FrameWriter(engine, self._committed_from_thread, batch_max=settings.batch_max,
+                                  mode=settings.writer_mode, sqlite_synchronous=settings.sqlite_synchronous)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
         self._sweeper: asyncio.Task | None = None

@@ -6,13 +6,13 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from tianlan.ingest.observations import ObsRow
+
 # Status of a raw frame (raw_frames.status).
 ACCEPTED = "accepted"  # decoded, authenticated; its values are stored as observations
 DUPLICATE = "duplicate"  # byte-identical to an accepted frame (a retransmission); archived, acked again
 QUARANTINED = "quarantined"  # kept byte for byte with the reason; never stored as data, never acked
 
-# An observation row before it gets its frame id: (time_utc, parameter, kind, value, flag, extra_json)
-ObsRow = tuple[int, str, str, "float | None", "str | None", "str | None"]
 
 
 @dataclass(slots=True)

@@ -3,34 +3,42 @@
 Which value is *the* value of a period (HJ 212-2017 §6.3.3, Table 4 and App. C):
 - CN 2011 real-time data → kind ``rtd``, value = ``-Rtd`` at the instant ``DataTime``;
 - CN 2051 minute, 2061 hour, 2031 day data → kinds ``min``/``hour``/``day``, value = ``-Avg``, with
-  ``DataTime`` the start of the period;
+  ``DataTime`` the start of the period (reference §3.8);
 - noise uses ``-Data`` for the period value;
 - CN 2021 facility running state → kind ``rs`` (``SBx-RS``, 0 off … 5 blow-back);
 - CN 2041 facility daily running time → kind ``rt`` (``SBx-RT`` hours);
 - CN 3020 field-device information → kind ``info`` (numeric ``-Info`` as value, texts in extra).
-Every other suffix (Min, Max, Cou, ZsAvg, SampleTime, EFlag, SN…) is kept in ``extra`` as JSON.
-Values stay text in the raw archive; here they become floats in the parameter's unit.
+``-Min``/``-Max``/``-Cou`` and the converted (折算) ``-ZsRtd``/``-ZsAvg`` get their own columns;
+any other suffix (SampleTime, EFlag, ZsMin, SN…) is kept in ``extra`` as JSON. Values stay text in
+the raw archive; here they become floats in the parameter's unit.
+
+This runs once per received frame on the gateway's hot path, hence the plain loops.
 """
 
 from __future__ import annotations
 
-import json
+import orjson
 
 from tianlan.hj212 import Dialect, Packet
 from tianlan.hj212.codes import normalise_code
-from tianlan.ingest.item import ObsRow
 from tianlan.model.timeutil import hj212_time_to_utc
+
+# (time_utc, parameter, kind, value, flag, vmin, vmax, cou, zs, extra_json)
+ObsRow = tuple[int, str, str, "float | None", "str | None", "float | None", "float | None", "float | None",
+               "float | None", "str | None"]
 
 # CN → (observation kind, suffixes that carry the value, in order of preference)
 DATA_CNS: dict[str, tuple[str, tuple[str, ...]]] = {
-    "2011": ("rtd", ("Rtd", "Data", "ZsRtd")),
-    "2051": ("min", ("Avg", "Data", "ZsAvg", "Cou")),
-    "2061": ("hour", ("Avg", "Data", "ZsAvg", "Cou")),
-    "2031": ("day", ("Avg", "Data", "DayData", "ZsAvg", "Cou")),
+    "2011": ("rtd", ("Rtd", "Data")),
+    "2051": ("min", ("Avg", "Data")),
+    "2061": ("hour", ("Avg", "Data")),
+    "2031": ("day", ("Avg", "Data", "DayData")),
     "2021": ("rs", ("RS",)),
     "2041": ("rt", ("RT",)),
     "3020": ("info", ("Info",)),
 }
+# Suffixes with their own column (or none: Flag); everything else goes to extra.
+_COLUMN_SUFFIXES = frozenset({"Rtd", "Avg", "Data", "Min", "Max", "Cou", "ZsRtd", "ZsAvg", "Flag", "RS", "RT"})
 
 
 class ObservationError(ValueError):
@@ -42,12 +50,15 @@ class ObservationError(ValueError):
         self.reason = reason
 
 
-def _number(text: str) -> float | None:
+def _number(text: str | None) -> float | None:
+    """The float of an HJ 212 decimal text (N14.2 style); None for absent, non-numeric, NaN or inf."""
+    if text is None:
+        return None
     try:
         v = float(text)
     except ValueError:
         return None
-    if v != v or v in (float("inf"), float("-inf")):
+    if v != v or v == float("inf") or v == float("-inf"):
         return None
     return v
 
@@ -71,20 +82,27 @@ def packet_observations(p: Packet) -> list[ObsRow]:
     old = p.dialect == Dialect.HJ212_2005
     st = p.st
     rows: list[ObsRow] = []
+    column_suffixes = _COLUMN_SUFFIXES
     for code, items in cp.factors.items():
-        param = normalise_code(code, st) if old else code
         value_text = None
         for s in value_suffixes:
             value_text = items.get(s)
             if value_text is not None:
                 break
-        value = _number(value_text) if value_text is not None else None
-        flag = items.get("Flag")
-        rest = {k: v for k, v in items.items() if k != "Flag" and v is not value_text}
+        value = _number(value_text)
+        zs = items.get("ZsRtd") if kind == "rtd" else items.get("ZsAvg")
+        extra: dict[str, str] | None = None
+        if len(items) > 5 or not column_suffixes.issuperset(items):
+            extra = {k: v for k, v in items.items() if k not in column_suffixes}
         if value_text is not None and value is None:
-            rest["text"] = value_text
+            extra = extra or {}
+            extra["text"] = value_text
+        param = normalise_code(code, st) if old else code
         if param != code:
-            rest["code"] = code
-        extra = json.dumps(rest, ensure_ascii=False, separators=(",", ":")) if rest else None
-        rows.append((t, param, kind, value, flag, extra))
+            extra = extra or {}
+            extra["code"] = code
+        rows.append((
+            t, param, kind, value, items.get("Flag"), _number(items.get("Min")), _number(items.get("Max")),
+            _number(items.get("Cou")), _number(zs), orjson.dumps(extra).decode() if extra else None,
+        ))
     return rows

@@ -19,6 +19,10 @@ class ExportRow:
     time_utc: int
     value: float | None
     flag: str | None
+    vmin: float | None
+    vmax: float | None
+    cou: float | None
+    zs: float | None
     extra: dict | None
     frame_id: int
 
@@ -78,14 +82,16 @@ class FramesRepo:
         if parameter:
             cond.append(o.c.parameter == parameter)
         q = (
-            select(devices.c.mn, o.c.parameter, o.c.kind, o.c.time_utc, o.c.value, o.c.flag, o.c.extra, o.c.frame_id)
+            select(devices.c.mn, o.c.parameter, o.c.kind, o.c.time_utc, o.c.value, o.c.flag, o.c.vmin, o.c.vmax,
+                   o.c.cou, o.c.zs, o.c.extra, o.c.frame_id)
             .select_from(o.join(devices, devices.c.id == o.c.device_id))
             .where(and_(*cond))
             .order_by(o.c.time_utc, o.c.kind, o.c.parameter)
         )
         with self.engine.connect() as c:
             for r in c.execute(q):
-                yield ExportRow(r[0], r[1], r[2], int(r[3]), r[4], r[5], json.loads(r[6]) if r[6] else None, int(r[7]))
+                yield ExportRow(r[0], r[1], r[2], int(r[3]), r[4], r[5], r[6], r[7], r[8], r[9],
+                                json.loads(r[10]) if r[10] else None, int(r[11]))
 
     def quarantined(self, limit: int = 100, reason: str | None = None) -> list[dict]:
         rf = raw_frames

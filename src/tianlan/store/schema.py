@@ -135,7 +135,11 @@ observations = Table(
     Column("kind", String(4), primary_key=True, comment="rtd | min | hour | day | info | rs | rt"),
     Column("value", Float, nullable=True, comment="Rtd for rtd, Avg for min/hour/day; unit of the parameter"),
     Column("flag", String(4), nullable=True, comment="HJ 212 data flag (N F M S D C T B; 2005: P, 0-3)"),
-    Column("extra", Text, nullable=True, comment="JSON of the other suffixes (Min, Max, Cou, ZsAvg, SampleTime…)"),
+    Column("vmin", Float, nullable=True, comment="-Min of the period (min/hour/day data)"),
+    Column("vmax", Float, nullable=True, comment="-Max of the period"),
+    Column("cou", Float, nullable=True, comment="-Cou: cumulative amount of the period (emission kg, flow m3…)"),
+    Column("zs", Float, nullable=True, comment="converted (折算) value: -ZsRtd / -ZsAvg (flue gas, reference O2)"),
+    Column("extra", Text, nullable=True, comment="JSON of any other suffix (SampleTime, EFlag, ZsMin, text values…)"),
     Column("frame_id", BigInteger, nullable=False, comment="raw_frames.id the value came from"),
     sqlite_with_rowid=False,
 )

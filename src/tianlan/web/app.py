@@ -25,6 +25,7 @@ def create_app(engine: Engine, gateway=None) -> FastAPI:  # type: ignore[no-unty
             "database": engine.dialect.name,
             "hj212_port": gw.port if gw else None,
             "gateway": gw.stats.as_dict() if gw else None,
+            "writer": gw.stats.writer_dict(gw.writer) if gw else None,
         }
 
     @api.get("/frames/stats", summary="接收统计 / Ingest statistics")

@@ -22,7 +22,11 @@ def upgrade() -> None:
     sa.Column('kind', sa.String(length=4), nullable=False, comment='rtd | min | hour | day | info | rs | rt'),
     sa.Column('value', sa.Float(), nullable=True, comment='Rtd for rtd, Avg for min/hour/day; unit of the parameter'),
     sa.Column('flag', sa.String(length=4), nullable=True, comment='HJ 212 data flag (N F M S D C T B; 2005: P, 0-3)'),
-    sa.Column('extra', sa.Text(), nullable=True, comment='JSON of the other suffixes (Min, Max, Cou, ZsAvg, SampleTime…)'),
+    sa.Column('vmin', sa.Float(), nullable=True, comment='-Min of the period (min/hour/day data)'),
+    sa.Column('vmax', sa.Float(), nullable=True, comment='-Max of the period'),
+    sa.Column('cou', sa.Float(), nullable=True, comment='-Cou: cumulative amount of the period (emission kg, flow m3…)'),
+    sa.Column('zs', sa.Float(), nullable=True, comment='converted (折算) value: -ZsRtd / -ZsAvg (flue gas, reference O2)'),
+    sa.Column('extra', sa.Text(), nullable=True, comment='JSON of any other suffix (SampleTime, EFlag, ZsMin, text values…)'),
     sa.Column('frame_id', sa.BigInteger(), nullable=False, comment='raw_frames.id the value came from'),
     sa.PrimaryKeyConstraint('time_utc', 'device_id', 'parameter', 'kind', name=op.f('pk_observations')),
     sqlite_with_rowid=False
