@@ -239,3 +239,17 @@ def test_graceful_stop_drains_everything_received(store, tmp_path):
         assert c.execute(select(func.count()).select_from(raw_frames)).scalar_one() == n
     for s in socks:
         s.close()
+
+
+def test_frame_without_crlf_is_acked_when_the_device_goes_quiet(platform, store):
+    register(store, MN)
+    s = connect(platform.hj212_port)
+    f = upload(MN, "20190101080000500")
+    s.sendall(f[:-2])  # some loggers never send CR LF (reference §7 item 2)
+    ack = decode(read_frames(s, 1, timeout=5)[0])
+    assert ack.qn == "20190101080000500"
+    s.close()
+    settle(platform)
+    with store.connect() as c:
+        relax, status = c.execute(select(raw_frames.c.relaxations, raw_frames.c.status)).one()
+    assert status == "accepted" and "missing-crlf" in relax

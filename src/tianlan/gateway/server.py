@@ -27,7 +27,8 @@ from tianlan.store.frame_writer import FrameWriter
 log = logging.getLogger(__name__)
 
 PER_CONNECTION_PENDING_MAX = 256  # frames of one connection awaiting commit before it is paused
-GARBAGE_BUDGET = 1 << 20  # bytes of non-frames one connection may send before it is cut
+GARBAGE_BUDGET = 1 << 20
+QUIET_S = 0.25  # a peer silent this long with a frame buffered: try it without its CR LF  # bytes of non-frames one connection may send before it is cut
 
 
 @dataclass
@@ -98,40 +99,50 @@ class Connection(asyncio.Protocol):
         self.gw.stats.connections_total += 1
 
     def data_received(self, data: bytes) -> None:
-        gw = self.gw
-        now_wall = time.time()
         self.last_rx = mono = time.monotonic()
-        gw.stats.bytes_in += len(data)
-        lookup = gw.cache.lookup
-        for r in self.reader.feed(data):
-            if isinstance(r, RawFrame):
-                item = process_frame(r, lookup, received_utc=now_wall, peer=self.peer)
-            else:
-                self.garbage += len(r.data)
-                item = process_framing_error(r, received_utc=now_wall, peer=self.peer)
-            item.waiter = self
-            self.pending += 1
-            gw.submit(item)
+        self.gw.stats.bytes_in += len(data)
+        self._handle(self.reader.feed(data))
         if self.reader.buffered:
             if self.partial_since is None:
                 self.partial_since = mono
         else:
             self.partial_since = None
         if self.garbage > GARBAGE_BUDGET:
-            gw.stats.closed_garbage += 1
+            self.gw.stats.closed_garbage += 1
             self.close()
         elif self.pending >= PER_CONNECTION_PENDING_MAX and not self.paused and self.transport:
             self.transport.pause_reading()
             self.paused = True
 
+    def quiet(self) -> None:
+        """The peer went quiet with bytes buffered: deliver a frame that lacks only its CR LF."""
+        self._handle(self.reader.idle())
+        if not self.reader.buffered:
+            self.partial_since = None
+
+    def _handle(self, results: list) -> None:  # type: ignore[type-arg]
+        gw = self.gw
+        now_wall = time.time()
+        lookup = gw.cache.lookup
+        closed = self.closed
+        for r in results:
+            if isinstance(r, RawFrame):
+                item = process_frame(r, lookup, received_utc=now_wall, peer=self.peer)
+            else:
+                self.garbage += len(r.data)
+                item = process_framing_error(r, received_utc=now_wall, peer=self.peer)
+            if not closed:
+                item.waiter = self
+                self.pending += 1
+            gw.submit(item)
+
     def connection_lost(self, exc: Exception | None) -> None:
         self.closed = True
         self.gw.conns.discard(self)
         self.gw.stats.connections -= 1
-        now = time.time()
-        for err in self.reader.flush():  # bytes of an unfinished frame: kept, with the reason
-            item = process_framing_error(err, received_utc=now, peer=self.peer)
-            self.gw.submit(item)
+        # a last frame lacking only CR LF is still a frame; the rest is kept with its reason
+        self._handle(self.reader.idle())
+        self._handle(self.reader.flush())
 
     # called by the gateway --------------------------------------------------------------------
 
@@ -218,12 +229,14 @@ class Gateway:
         s = self.settings
         last_refresh = time.monotonic()
         while True:
-            await asyncio.sleep(min(1.0, s.frame_timeout_s / 4, s.idle_timeout_s / 4))
+            await asyncio.sleep(min(QUIET_S, s.frame_timeout_s / 4, s.idle_timeout_s / 4))
             now = time.monotonic()
             if now - last_refresh > 30.0:  # password / CRC-variant changes in the registry
                 last_refresh = now
                 await asyncio.to_thread(self.cache.refresh)
             for c in list(self.conns):
+                if c.partial_since is not None and now - c.last_rx > QUIET_S:
+                    c.quiet()
                 if now - c.last_rx > s.idle_timeout_s and c.pending == 0:
                     self.stats.closed_idle += 1
                     c.close()
