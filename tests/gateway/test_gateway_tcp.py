@@ -110,6 +110,9 @@ def test_broken_frames_quarantined_with_reason_and_others_undisturbed(platform, 
     assert res.exit_code == 0, res.output
     j = json.loads(res.stdout)
     assert j["received"] == st["received"] and j["quarantined"] >= 5 and j["by_reason"]["unknown-mn"] == 1
+    assert j["by_device"]["DEVICE-B"] == {"accepted": 0, "duplicate": 0, "quarantined": 1,
+                                          "by_reason": {"wrong-password": 1}}
+    assert j["by_device"][MN]["accepted"] == 3
 
 
 def test_oversize_frame_refused_without_harming_others(store, tmp_path):

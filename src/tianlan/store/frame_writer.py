@@ -33,6 +33,7 @@ from sqlalchemy import Engine
 
 from tianlan.ingest.item import ACCEPTED, DUPLICATE, IngestItem
 from tianlan.store.engine import is_sqlite, make_engine
+from tianlan.store.partitions import PartitionKeeper, month_of
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +68,7 @@ class BatchStore:
         self.raw = engine.raw_connection()
         self.next_id = self._max_id() + 1
         self.committed_obs = 0
+        self.partitions = None if self.sqlite else PartitionKeeper()
 
     def close(self) -> None:
         self.raw.close()
@@ -88,6 +90,8 @@ class BatchStore:
                     self.next_id = self._max_id() + 1
                 except Exception:
                     log.exception("writer: store unavailable")
+                if self.partitions is not None:
+                    self.partitions.known.clear()  # a rolled-back CREATE TABLE did not happen
                 time.sleep(delay)
                 delay = min(delay * 2, 2.0)
 
@@ -157,6 +161,8 @@ class BatchStore:
             fid += 1
         self._insert(cur, f"INSERT INTO raw_frames ({_RAW_COLS}) VALUES ", "", frame_rows, 17)
         if obs_rows:
+            if self.partitions is not None:
+                self.partitions.ensure(cur, {month_of(t) for t in {r[0] for r in obs_rows}})
             if self.sqlite:
                 self._insert(cur, f"INSERT OR IGNORE INTO observations ({_OBS_COLS}) VALUES ", "", obs_rows, 12)
             else:

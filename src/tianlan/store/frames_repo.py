@@ -34,7 +34,12 @@ class FramesRepo:
         self.engine = engine
 
     def stats(self) -> dict:
-        """Counts of frames received, accepted, duplicate, quarantined; by reason and by device."""
+        """Counts of frames received, accepted, duplicate, quarantined; by reason and by device (MN).
+
+        ``by_device`` maps each MN seen (registered or not) to its accepted, duplicate and
+        quarantined counts and its quarantine reasons; frames without a readable MN count only in
+        the totals and ``by_reason``.
+        """
         rf = raw_frames
         with self.engine.connect() as c:
             by_status = dict(c.execute(select(rf.c.status, func.count()).group_by(rf.c.status)).all())
@@ -44,11 +49,16 @@ class FramesRepo:
                     select(rf.c.reason, func.count()).where(rf.c.status == "quarantined").group_by(rf.c.reason)
                 ).all()
             }
-            per_device: dict[str, dict[str, int]] = {}
-            for mn, status, n in c.execute(
-                select(rf.c.mn, rf.c.status, func.count()).where(rf.c.mn.is_not(None)).group_by(rf.c.mn, rf.c.status)
+            per_device: dict[str, dict] = {}
+            for mn, status, reason, n in c.execute(
+                select(rf.c.mn, rf.c.status, rf.c.reason, func.count())
+                .where(rf.c.mn.is_not(None))
+                .group_by(rf.c.mn, rf.c.status, rf.c.reason)
             ).all():
-                per_device.setdefault(mn, {})[status] = n
+                d = per_device.setdefault(mn, {"accepted": 0, "duplicate": 0, "quarantined": 0, "by_reason": {}})
+                d[status] = d.get(status, 0) + n
+                if status == "quarantined":
+                    d["by_reason"][reason or ""] = n
             n_obs = c.execute(select(func.count()).select_from(observations)).scalar_one()
         received = sum(by_status.values())
         return {

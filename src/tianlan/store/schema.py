@@ -142,6 +142,9 @@ observations = Table(
     Column("extra", Text, nullable=True, comment="JSON of any other suffix (SampleTime, EFlag, ZsMin, text values…)"),
     Column("frame_id", BigInteger, nullable=False, comment="raw_frames.id the value came from"),
     sqlite_with_rowid=False,
+    # PostgreSQL: one partition per calendar month (UTC), created by the writer as data arrive
+    # (tianlan.store.partitions); old months can be detached or archived without touching new ones.
+    postgresql_partition_by="RANGE (time_utc)",
 )
 # The key is time-leading: appends of new data land at the end of the B-tree, which keeps bulk
 # inserts fast (measured here: SQLite 440k rows/s WITHOUT ROWID with this key alone, 240k with a

@@ -29,7 +29,8 @@ def upgrade() -> None:
     sa.Column('extra', sa.Text(), nullable=True, comment='JSON of any other suffix (SampleTime, EFlag, ZsMin, text values…)'),
     sa.Column('frame_id', sa.BigInteger(), nullable=False, comment='raw_frames.id the value came from'),
     sa.PrimaryKeyConstraint('time_utc', 'device_id', 'parameter', 'kind', name=op.f('pk_observations')),
-    sqlite_with_rowid=False
+    sqlite_with_rowid=False,
+    postgresql_partition_by='RANGE (time_utc)',
     )
     if op.get_bind().dialect.name == "postgresql":
         # per-device reads; SQLite goes without it to keep bulk inserts fast (see schema.py)
