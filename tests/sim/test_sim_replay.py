@@ -5,11 +5,23 @@ from __future__ import annotations
 import csv
 import gzip
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from tianlan.errors import InputError
 from tianlan.hj212 import decode
-from tianlan.sim.replay import COLUMNS, data_dir, replay_frames, replay_registry, station_mn, station_password
+from tianlan.sim.registry import seeded_registry
+from tianlan.sim.replay import (
+    COLUMNS,
+    data_dir,
+    hebei_city_codes,
+    read_stations,
+    replay_frames,
+    replay_registry,
+    station_mn,
+    station_password,
+)
 
 pytestmark = pytest.mark.skipif(not data_dir().exists(), reason="../shared/data absent")
 
@@ -64,12 +76,36 @@ def test_frames_come_in_time_order_across_stations() -> None:
     assert times == sorted(times)
 
 
-def test_registry_rows_describe_the_replay_devices() -> None:
-    rows = replay_registry(["1029A", "1030A"])
-    assert [r["site"] for r in rows] == ["1029A", "1030A"]
-    r = rows[0]
-    assert r["mn"] == station_mn("1029A") and r["password"] == station_password("1029A")
-    assert (r["kind"], r["st"], r["city"], r["protocol"], r["crc"]) == ("air", "22", "石家庄", "2017", "standard")
-    assert len(r["mn"]) == 24 and len(r["password"]) == 6
-    with_data = {r["site"] for r in replay_registry(months=["2019-01"])}
+def test_the_replay_registry_describes_stations_and_devices() -> None:
+    reg = replay_registry(["1029A", "1030A", "1035A", "3584A"])
+    reg.validate(seeded_registry())
+    assert [s.code for s in reg.sites] == ["1029A", "1030A", "1035A", "3584A"]
+    s = reg.sites[0]
+    assert (s.name, s.kind, s.region, s.control_level, s.background) == ("职工医院", "air", "130100", "national",
+                                                                        False)
+    assert (s.lon, s.lat) == (114.4422, 38.0444)
+    assert reg.sites[2].background  # 封龙山(对照点): control_site Y
+    assert reg.sites[3].region == "133100"  # 雄安新区
+    d = reg.devices[0]
+    assert d.mn == station_mn("1029A") and d.password == station_password("1029A") and d.site == "1029A"
+    assert (d.kind, d.st, d.protocol, d.crc) == ("air", "22", "2017", "standard")
+    assert d.parameters == list(COLUMNS.values())
+    assert len(d.mn) == 24 and len(d.password) == 6
+    with_data = {s.code for s in replay_registry(months=["2019-01"]).sites}
     assert "1029A" in with_data and "1028A" not in with_data  # 1028A closed in 2015
+
+
+def test_every_station_city_is_a_hebei_city() -> None:
+    reg = replay_registry()
+    assert len(reg.sites) == len(read_stations()) == 85
+    codes = hebei_city_codes()
+    assert {s.region for s in reg.sites} == {codes[c] for c in read_stations()["city"].to_list()}
+    assert len({s.region for s in reg.sites}) == 12
+
+
+def test_an_unknown_city_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "stations.csv").write_text(
+        "code,name,city,lon,lat,control_site,province,prefecture\n9999A,某站,北京,116.4,39.9,N,北京市,北京市\n",
+        encoding="utf-8")
+    with pytest.raises(InputError, match="city"):
+        replay_registry(directory=tmp_path)

@@ -7,8 +7,8 @@ Never imported by production code. Modules:
 * ``client`` — ``DeviceClient``: one TCP connection, 9014 matching, OverTime/ReCount resends, 补传;
 * ``commands`` — answers to platform requests (9011/9012/9013);
 * ``runner`` — ``run_simulation`` and ``blast`` for many devices on one event loop, ``SimStats``;
-* ``replay`` — the real Hebei 2019 hourly data as CN 2061 frames;
-* ``registry`` — generated fleets and registry YAML;
+* ``replay`` — the real Hebei 2019 hourly data as CN 2061 frames; its stations as registry sites;
+* ``registry`` — generated fleets; SimDevices from a platform registry (``sim_devices_for``) and back;
 * ``ackserver`` — a trivial 9014-only server to measure the simulator's own ceiling;
 * ``cli`` — ``tianlan simulate run | replay | frames | ackserver``.
 """

@@ -2,9 +2,14 @@
 
 Commands:
 
-* ``run`` — N generated devices (or those of a registry YAML) upload generated data at a rate;
-* ``replay`` — the real Hebei 2019 hourly data as CN 2061 uploads, one device per station;
-* ``frames`` — write generated frames to a file (raw bytes, one frame per line) for offline use.
+* ``run`` — N generated devices (or the devices of a registry file) upload generated data at a rate;
+* ``replay`` — the real Hebei 2019 hourly data as CN 2061 uploads, one device per station
+  (``--register`` first registers the stations and their devices in the store);
+* ``frames`` — write generated frames to a file (raw bytes, one frame per line) for offline use;
+* ``ackserver`` — a trivial 9014-only server (the simulator's own ceiling).
+
+Registry files are the platform's format (``tianlan registry export`` / ``import``, docs/registry.md):
+a ``.yaml``/``.yml`` file or a directory of CSV files. See docs/simulator.md.
 
 Progress is shown live: frames/s, acknowledged, retransmissions, connected devices. Ctrl-C stops
 producing; the run then waits (up to ``--drain``) for the answers still outstanding.
@@ -17,17 +22,21 @@ import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
 from rich.live import Live
+from rich.markup import escape
 from rich.table import Table
 
+from tianlan.cli_common import DatabaseUrl, DataDir, open_engine, settings_for
+from tianlan.errors import TianlanError
 from tianlan.hj212 import CrcVariant
+from tianlan.model.registry_io import read_registry
 from tianlan.model.timeutil import parse_user_time
 from tianlan.sim.device import SimDevice, cn_for_step
-from tianlan.sim.registry import dump_registry, generated_devices, load_registry, registry_rows
+from tianlan.sim.registry import dump_registry, generated_devices, plan_devices, seeded_registry
 from tianlan.sim.runner import SimStats, blast, run, run_simulation
 
 app = typer.Typer(
@@ -38,6 +47,33 @@ console = Console()
 
 HostOpt = Annotated[str, typer.Option("--host", help="平台地址 / platform host")]
 PortOpt = Annotated[int, typer.Option("--port", help="平台 HJ 212 端口 / platform HJ 212 TCP port")]
+
+
+def _fail(message: object) -> NoReturn:
+    console.print(f"[bold red]错误 / error:[/] {escape(str(message))}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _read_fleet(path: Path, seed: int) -> list[SimDevice]:
+    """SimDevices of a registry file in the platform format; notes on devices not simulated."""
+    try:
+        reg = read_registry(path, known=seeded_registry())
+    except TianlanError as e:
+        _fail(e)
+    fleet, notes = plan_devices(reg, seed=seed)
+    for note in notes:
+        console.print(f"[yellow]注意 / note:[/] {escape(note)}", highlight=False, soft_wrap=True)
+    if not fleet:
+        _fail(f"{path}: 没有可模拟的设备 / no device to simulate")
+    return fleet
+
+
+def _write_registry(what: object, path: Path) -> None:
+    try:
+        files = dump_registry(what, path)  # type: ignore[arg-type]
+    except TianlanError as e:
+        _fail(e)
+    console.print(f"已写入设备登记 / registry written: {', '.join(str(f) for f in files)}")
 
 
 class _Progress:
@@ -91,7 +127,12 @@ def _with_progress(main: Callable[[Callable[[SimStats], None], asyncio.Event], o
 
 
 def _start_utc(start: str | None, step: int) -> int:
-    t = parse_user_time(start, field="--start") if start else int(time.time())
+    """First DataTime, UTC s: ``--start`` (Beijing time unless a zone is given), else now rounded
+    down to the step."""
+    try:
+        t = parse_user_time(start, field="--start") if start else int(time.time())
+    except TianlanError as e:
+        _fail(e)
     return t - t % step if not start else t
 
 
@@ -104,9 +145,12 @@ def run_cmd(
     rate: Annotated[float, typer.Option(help="每台设备每秒帧数，0 = 不限 / frames/s per device, 0 = unthrottled")] = 1.0,
     duration: Annotated[float | None, typer.Option(help="运行秒数 / seconds to produce (default: until Ctrl-C)")] = None,
     count: Annotated[int | None, typer.Option(help="总帧数 / total records to send")] = None,
-    registry: Annotated[Path | None, typer.Option(help="设备清单 YAML / registry YAML with devices:")] = None,
+    registry: Annotated[Path | None, typer.Option(
+        help="登记文件（YAML 或 CSV 目录，tianlan registry export 的格式）/ registry file (.yaml or CSV "
+             "directory, as tianlan registry export writes)")] = None,
     write_registry: Annotated[Path | None, typer.Option(
-        help="把生成的设备写入 YAML / write the generated devices as a registry YAML")] = None,
+        help="把生成的设备写成登记文件（.yaml 或 CSV 目录）/ write the generated devices (not with --registry) "
+             "as a registry (.yaml file or CSV directory) for tianlan registry import")] = None,
     step: Annotated[int, typer.Option(help="数据时间步长（秒）/ DataTime step per record, s (60 → CN 2051)")] = 60,
     start: Annotated[str | None, typer.Option(help="首条数据时间（北京时间）/ first DataTime, ISO, Beijing")] = None,
     protocol: Annotated[str, typer.Option(help="2017 | 2005")] = "2017",
@@ -120,19 +164,22 @@ def run_cmd(
 ) -> None:
     """模拟设备上传数据 / Simulated devices upload generated data."""
     if registry is not None:
-        fleet = load_registry(registry, seed=seed)
+        fleet = _read_fleet(registry, seed)
     else:
-        fleet = generated_devices(devices, kind, seed=seed, protocol=protocol, crc=CrcVariant(crc))
-        _print_fleet(fleet)
-        if write_registry is not None:
-            dump_registry(registry_rows(fleet), write_registry)
-            console.print(f"已写入设备清单 / registry written: {write_registry}")
+        try:
+            fleet = generated_devices(devices, kind, seed=seed, protocol=protocol, crc=CrcVariant(crc))
+        except ValueError as e:
+            _fail(e)
+    _print_fleet(fleet)
+    if write_registry is not None and registry is None:
+        _write_registry(fleet, write_registry)
+    t0 = _start_utc(start, step)
     console.print(f"CN {cn_for_step(step)}，{len(fleet)} 台设备 → {host}:{port} / devices → {host}:{port}")
 
     async def main(progress: Callable[[SimStats], None], stop: asyncio.Event) -> SimStats:
         return await run_simulation(
             host, port, fleet, rate_per_device=rate if rate > 0 else None, duration_s=duration,
-            total_frames=count, start_utc=_start_utc(start, step), step_s=step, ack_timeout_s=ack_timeout,
+            total_frames=count, start_utc=t0, step_s=step, ack_timeout_s=ack_timeout,
             retries=retries, window=window, on_progress=progress, stop_event=stop, drain_timeout_s=drain,
             record_frames=False, ramp_up_s=min(2.0, len(fleet) / 1000))
 
@@ -169,23 +216,37 @@ def replay_cmd(
     ack_timeout: Annotated[float, typer.Option(help="应答超时 OverTime, s")] = 10.0,
     retries: Annotated[int, typer.Option(help="重发次数 ReCount")] = 3,
     write_registry: Annotated[Path | None, typer.Option(
-        help="写出这些站点的设备清单 / write the registry YAML of these stations")] = None,
+        help="写出这些站点的登记文件（.yaml 或 CSV 目录）/ write these stations' registry (.yaml or CSV "
+             "directory)")] = None,
+    register: Annotated[bool, typer.Option(
+        "--register", help="先把站点和设备登记到库中 / first register the stations (air sites) and their "
+                           "devices in the store of --data-dir/--database-url")] = False,
+    data_dir_opt: DataDir = None,
+    database_url: DatabaseUrl = None,
     quiet: Annotated[bool, typer.Option("--quiet", help="不显示进度 / no live progress")] = False,
 ) -> None:
     """回放河北 2019 年真实小时数据 / Replay the real Hebei 2019 hourly data as CN 2061 uploads."""
-    from tianlan.sim.replay import data_dir, replay_frames, replay_registry
+    from tianlan.sim.replay import data_dir, register_replay_stations, replay_frames, replay_registry
 
     if not data_dir().exists():
-        console.print(f"[red]找不到数据 / data not found: {data_dir()}[/red]")
-        raise typer.Exit(2)
+        _fail(f"找不到数据 / data not found: {data_dir()}")
     month_list = _split_list(months) or ["2019-01"]
     station_list = _split_list(stations)
-    if write_registry is not None:
-        dump_registry(replay_registry(station_list, month_list), write_registry)
-        console.print(f"已写入设备清单 / registry written: {write_registry}")
-    by_device: dict[str, list[bytes]] = {}
-    for mn, frame in replay_frames(month_list, station_list):
-        by_device.setdefault(mn, []).append(frame)
+    try:
+        if write_registry is not None:
+            _write_registry(replay_registry(station_list, month_list), write_registry)
+        if register:
+            engine = open_engine(settings_for(data_dir_opt, database_url))
+            try:
+                n = register_replay_stations(engine, station_list)
+            finally:
+                engine.dispose()
+            console.print(f"已登记 {n} 个站点及设备 / registered {n} stations and their devices")
+        by_device: dict[str, list[bytes]] = {}
+        for mn, frame in replay_frames(month_list, station_list):
+            by_device.setdefault(mn, []).append(frame)
+    except (TianlanError, FileNotFoundError) as e:
+        _fail(e)
     total = sum(len(v) for v in by_device.values())
     console.print(f"{len(by_device)} 个站点，{total} 帧 → {host}:{port} / stations, frames")
     if not by_device:
@@ -210,10 +271,15 @@ def frames_cmd(
     protocol: Annotated[str, typer.Option(help="2017 | 2005")] = "2017",
     crc: Annotated[str, typer.Option(help="standard | modbus-le | modbus-be")] = "standard",
     seed: Annotated[int, typer.Option(help="随机种子 / random seed")] = 0,
-    write_registry: Annotated[Path | None, typer.Option(help="同时写出设备清单 / also write the registry YAML")] = None,
+    write_registry: Annotated[Path | None, typer.Option(
+        help="同时写出设备登记（.yaml 或 CSV 目录）/ also write the devices' registry (.yaml or CSV directory)")]
+    = None,
 ) -> None:
     """把生成的帧写入文件 / Write generated frames to a file, interleaved in time order."""
-    fleet = generated_devices(devices, kind, seed=seed, protocol=protocol, crc=CrcVariant(crc))
+    try:
+        fleet = generated_devices(devices, kind, seed=seed, protocol=protocol, crc=CrcVariant(crc))
+    except ValueError as e:
+        _fail(e)
     t0 = _start_utc(start, step)
     cn = cn_for_step(step)
     series = [d.series(cn, t0, step, count) for d in fleet]
@@ -225,7 +291,7 @@ def frames_cmd(
                     fh.write(s[i].frame)
                     n += 1
     if write_registry is not None:
-        dump_registry(registry_rows(fleet), write_registry)
+        _write_registry(fleet, write_registry)
     console.print(f"已写入 {n} 帧（CN {cn}）/ wrote {n} frames to {out}")
 
 

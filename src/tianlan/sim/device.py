@@ -16,7 +16,8 @@ Dialects: ``protocol="2017"`` sends ``Flag=5`` (version 2017, answer wanted) and
 codes; ``protocol="2005"`` sends ``Flag=1`` (answer wanted, no version bits; ``flag_2005=None`` omits
 Flag entirely, as many 2005 loggers do, in which case no answer is expected) and the 2005 3-character
 codes where the 2005 table has one (wastewater B01/011/060/101/065/001, flue gas B02/01/02/03/S01…,
-see :data:`~tianlan.sim.profiles.Factor.code_2005`). QN is sent in both dialects (optional in 2005)
+see :data:`~tianlan.sim.profiles.Factor.code_2005`) for the device's ST; a surface-water (ST 21)
+device sends 2017 codes, since the 2005 tables cover only pollution sources. QN is sent in both dialects (optional in 2005)
 because the client matches 9014 answers by QN. Every upload gets a QN of its own: the device clock in
 milliseconds (Beijing time, ``YYYYMMDDhhmmsszzz``), advanced by at least 1 ms per upload.
 
@@ -34,6 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from tianlan.hj212 import CrcVariant, Dialect, Packet, encode, make_cp
+from tianlan.hj212.codes import normalise_code
 from tianlan.model.timeutil import utc_to_hj212_time
 from tianlan.sim.profiles import Profile, profile_for
 
@@ -199,10 +201,12 @@ class SimDevice:
         return self.flag_2005 | (2 if split else 0)
 
     def wire_code(self, code: str) -> str:
-        """The factor code as this device sends it: the 2005 code for 2005 devices where one exists."""
+        """The factor code as this device sends it: for 2005 devices the HJ/T 212-2005 code where one
+        exists and the platform maps it back for this ST (``normalise_code``: the 2005 tables are those
+        of flue gas, ST 31, and wastewater, ST 32); otherwise the 2017 code."""
         if self.protocol == "2005":
             f = self.profile.by_code.get(code)
-            if f is not None and f.code_2005:
+            if f is not None and f.code_2005 and normalise_code(f.code_2005, self.st) == code:
                 return f.code_2005
         return code
 

@@ -17,7 +17,9 @@ the hour (HJ 212-2017 Table 4, reference §3.8), so the frame for ``date``/``hou
 
 One device per station: MN ``"HB"`` + station code left-padded with zeros to 24 characters (e.g.
 ``HB000000000000000001029A``, see :func:`station_mn`), a password derived from the code
-(:func:`station_password`), ST=22, HJ 212-2017, standard CRC.
+(:func:`station_password`), ST=22, HJ 212-2017, standard CRC. :func:`replay_registry` describes the
+stations and devices in the platform's registry format; :func:`register_replay_stations` registers
+them in a store (``tianlan simulate replay --register``).
 """
 
 from __future__ import annotations
@@ -26,12 +28,18 @@ import hashlib
 import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
+from tianlan.errors import InputError
 from tianlan.hj212 import CrcVariant
+from tianlan.model.hebei import hebei_regions
+from tianlan.model.registry import Device, Registry, Site
 from tianlan.sim.device import CN_HOUR, SimDevice
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 DATASET = "cnemc-hebei-2019"
 #: CSV column → HJ 212 factor code (HJ 524 / reference §4.7 air table).
@@ -135,14 +143,34 @@ def replay_frames(months: Iterable[str] = ("2019-01",), stations: Iterable[str] 
             yield dev.mn, upload.frame
 
 
+def hebei_city_codes() -> dict[str, str]:
+    """City name → region code of Hebei's city-level regions (``hebei_regions``), by full name
+    (石家庄市, 雄安新区) and without the 市 suffix (石家庄), as the ``city`` column writes it."""
+    out: dict[str, str] = {}
+    for r in hebei_regions():
+        if r.level == "city":
+            out[r.name] = r.code
+            out.setdefault(r.name.removesuffix("市"), r.code)
+    return out
+
+
+def _coord(value: Any) -> float | None:
+    text = (value or "").strip() if isinstance(value, str) else value
+    return float(text) if text not in (None, "") else None
+
+
 def replay_registry(stations: Iterable[str] | None = None, months: Iterable[str] | None = None, *,
-                    directory: Path | None = None) -> list[dict[str, Any]]:
-    """Registry rows for the replay devices: mn, password, kind, st, protocol, crc, site, site_name,
-    city, prefecture, lon, lat, control_site, parameters (factor codes with units).
+                    directory: Path | None = None) -> Registry:
+    """The replay stations as a registry: one air site and one device per station.
+
+    Site: code = station code (``1029A``), name = station name, region = the station's prefecture
+    city (``city`` column mapped to the Hebei city region code, e.g. 石家庄 → 130100), real lon/lat,
+    control_level national (these are the national stations), background = ``control_site == "Y"``.
+    Device: :func:`station_mn`, :func:`station_password`, air, ST 22, HJ 212-2017, standard CRC, the six
+    factor codes of :data:`COLUMNS`. Regions are not included (every store is seeded with Hebei's).
 
     ``stations`` limits to these codes; ``months`` (if given) keeps only stations with data in them.
-    The keys mn, password, kind, st, protocol, crc, site, parameters are those of the registry YAML
-    that ``tianlan simulate run --registry`` reads.
+    Raises InputError for a station whose city is not a Hebei city.
     """
     st = read_stations(directory)
     if stations is not None:
@@ -152,15 +180,38 @@ def replay_registry(stations: Iterable[str] | None = None, months: Iterable[str]
         for m in months:
             seen.update(read_month(m, directory)["station"].unique().to_list())
         st = st.filter(pl.col("code").is_in(sorted(seen)))
-    rows = []
+    cities = hebei_city_codes()
+    sites: list[Site] = []
+    devices: list[Device] = []
     for r in st.iter_rows(named=True):
-        code = r["code"]
-        rows.append({
-            "mn": station_mn(code), "password": station_password(code), "kind": "air", "st": "22",
-            "protocol": "2017", "crc": CrcVariant.STANDARD.value, "site": code, "site_name": r.get("name"),
-            "city": r.get("city"), "prefecture": r.get("prefecture"),
-            "lon": float(r["lon"]) if r.get("lon") else None, "lat": float(r["lat"]) if r.get("lat") else None,
-            "control_site": r.get("control_site") == "Y",
-            "parameters": [{"code": c, "unit": UNITS[c]} for c in COLUMNS.values()],
-        })
-    return rows
+        code = r["code"].strip()
+        where = f"stations.csv {code}"
+        city = (r.get("city") or "").strip()
+        region = cities.get(city) or cities.get((r.get("prefecture") or "").strip())
+        if region is None:
+            raise InputError("city", f"不是河北的地级市 / not a Hebei city: {city!r}", where=where)
+        try:
+            sites.append(Site(code=code, name=(r.get("name") or code).strip(), kind="air", region=region,
+                              lon=_coord(r.get("lon")), lat=_coord(r.get("lat")), control_level="national",
+                              background=(r.get("control_site") or "").strip() == "Y"))
+        except InputError as e:
+            raise InputError(e.field, e.reason, where=where) from None
+        devices.append(Device(mn=station_mn(code), password=station_password(code), kind="air", st="22",
+                              protocol="2017", crc="standard", site=code, parameters=list(COLUMNS.values())))
+    return Registry(sites=sites, devices=devices)
+
+
+def register_replay_stations(engine: Engine, stations: Iterable[str] | None = None, *,
+                             directory: Path | None = None) -> int:
+    """Register the replay stations (sites and devices, :func:`replay_registry`) in the store at
+    ``engine``, updating those already there; returns the number of devices registered.
+
+    ``stations``: station codes (None: every station of ``stations.csv``). Seeds the default regions
+    and parameters first if the store lacks them. All or nothing (one transaction).
+    """
+    from tianlan.store.registry_repo import RegistryRepo
+
+    repo = RegistryRepo(engine)
+    repo.seed_defaults()
+    reg = replay_registry(list(stations) if stations is not None else None, directory=directory)
+    return repo.import_registry(reg)["devices"]
