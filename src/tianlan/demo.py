@@ -47,19 +47,30 @@ def prepare_network(engine: Engine, data_dir: Path) -> tuple[int, bool]:
     return len(reg.devices), True
 
 
-async def _intruder(port: int, every_s: float, stop: asyncio.Event) -> None:
-    """Frames that must be quarantined: unknown MN, wrong password, bad CRC, garbage."""
+def _corrupt_crc(frame: bytes) -> bytes:
+    return frame[:-6] + (b"0000" if frame[-6:-2] != b"0000" else b"1111") + b"\r\n"
+
+
+async def _intruder(port: int, every_s: float, stop: asyncio.Event, victim: tuple[str, str] | None) -> None:
+    """Frames that must be quarantined: unknown MN, wrong password, bad CRC, garbage.
+
+    ``victim`` is a registered (MN, password): the intruder uses its MN with a wrong password,
+    and its real password on a frame whose CRC does not match (as a tampered frame would).
+    """
     n = 0
     while not stop.is_set():
         n += 1
         qn = time.strftime("%Y%m%d%H%M%S") + f"{n % 1000:03d}"
         dt = time.strftime("%Y%m%d%H%M00")
-        unknown = build_frame(f"QN={qn};ST=22;CN=2011;PW=123456;MN=UNREGISTERED0000000000001;Flag=5;"
-                              f"CP=&&DataTime={dt};a34004-Rtd=35,a34004-Flag=N&&")
-        bad_crc = unknown[:-6] + b"FFFF\r\n" if not unknown.endswith(b"FFFF\r\n") else unknown[:-6] + b"0000\r\n"
+        body = f"CP=&&DataTime={dt};a34004-Rtd=35,a34004-Flag=N&&"
+        frames = build_frame(f"QN={qn};ST=22;CN=2011;PW=123456;MN=UNREGISTERED0000000000001;Flag=5;{body}")
+        if victim is not None:
+            mn, pw = victim
+            frames += build_frame(f"QN={qn};ST=22;CN=2011;PW=WRONG{pw[:1]};MN={mn};Flag=5;{body}")
+            frames += _corrupt_crc(build_frame(f"QN={qn};ST=22;CN=2011;PW={pw};MN={mn};Flag=5;{body}"))
         try:
             _, w = await asyncio.open_connection("127.0.0.1", port)
-            w.write(unknown + bad_crc + b"\x00\x01not a frame\r\n")
+            w.write(frames + b"\x00\x01not a frame\r\n")
             await w.drain()
             w.close()
         except OSError:
@@ -101,6 +112,7 @@ def run_demo(engine: Engine, settings: Settings, opts: DemoOptions, *, live: boo
 
     reg = RegistryRepo(engine).load()
     devices = sim_devices_for(reg)
+    victim = next(((d.mn, d.password) for d in reg.devices if d.active and d.crc == "standard"), None)
     result: dict = {}
 
     async def on_ready(r: runtime.Running) -> None:
@@ -139,7 +151,7 @@ def run_demo(engine: Engine, settings: Settings, opts: DemoOptions, *, live: boo
                     r.stop.set()
 
         loop = asyncio.get_running_loop()
-        tasks = [loop.create_task(simulate()), loop.create_task(_intruder(r.hj212_port, opts.intruder_every_s, r.stop)),
+        tasks = [loop.create_task(simulate()), loop.create_task(_intruder(r.hj212_port, opts.intruder_every_s, r.stop, victim)),
                  loop.create_task(stopper())]
         if live:
             tasks.append(loop.create_task(show()))
