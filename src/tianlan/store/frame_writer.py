@@ -42,7 +42,7 @@ OnCommitted = Callable[[list[IngestItem]], None]
 
 _RAW_COLS = (
     "id, received_utc, peer, channel, data, sha256, mn, device_id, qn, cn, status, reason, detail, "
-    "crc_variant, relaxations, duplicate_of, n_obs"
+    "crc_variant, relaxations, duplicate_of, n_obs, data_utc"
 )
 _OBS_COLS = "time_utc, device_id, parameter, kind, value, flag, vmin, vmax, cou, zs, extra, frame_id"
 
@@ -145,6 +145,7 @@ class BatchStore:
             (received, peer, channel, data, sha, mn, dev, qn, cn, status, reason, detail, crc, relax, obs) = rec
             dup = None
             n_obs = 0
+            data_utc = obs[0][0] if obs else None
             if status == ACCEPTED or status == DUPLICATE:
                 first = known.get(sha)
                 if first is not None:
@@ -156,10 +157,10 @@ class BatchStore:
                     for t, p, k, v, f, lo, hi, cou, zs, x in obs:
                         obs_rows.append((t, dev, p, k, v, f, lo, hi, cou, zs, x, fid))
             frame_rows.append((fid, received, peer, channel, data, sha, mn, dev, qn, cn, status, reason, detail,
-                               crc, relax, dup, n_obs))
+                               crc, relax, dup, n_obs, data_utc))
             results.append((fid, status, reason, dup))
             fid += 1
-        self._insert(cur, f"INSERT INTO raw_frames ({_RAW_COLS}) VALUES ", "", frame_rows, 17)
+        self._insert(cur, f"INSERT INTO raw_frames ({_RAW_COLS}) VALUES ", "", frame_rows, 18)
         if obs_rows:
             if self.partitions is not None:
                 self.partitions.ensure(cur, {month_of(t) for t in {r[0] for r in obs_rows}})

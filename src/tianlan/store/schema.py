@@ -122,6 +122,7 @@ raw_frames = Table(
     Column("relaxations", Text, nullable=True, comment="leniencies used to read the frame, comma-separated"),
     Column("duplicate_of", BigInteger, nullable=True),
     Column("n_obs", Integer, nullable=False, server_default="0"),
+    Column("data_utc", BigInteger, nullable=True, comment="DataTime of the frame's observations, UTC epoch s"),
 )
 # ids grow with reception, so id ranges serve time ranges; sha256 finds retransmissions.
 Index("ix_raw_frames_sha256", raw_frames.c.sha256)

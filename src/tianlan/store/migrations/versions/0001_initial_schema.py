@@ -62,6 +62,7 @@ def upgrade() -> None:
     sa.Column('relaxations', sa.Text(), nullable=True, comment='leniencies used to read the frame, comma-separated'),
     sa.Column('duplicate_of', sa.BigInteger(), nullable=True),
     sa.Column('n_obs', sa.Integer(), server_default='0', nullable=False),
+    sa.Column('data_utc', sa.BigInteger(), nullable=True, comment="DataTime of the frame's observations, UTC epoch s"),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_raw_frames'))
     )
     with op.batch_alter_table('raw_frames', schema=None) as batch_op:
