@@ -151,3 +151,29 @@ observations = Table(
 # inserts fast (measured here: SQLite 440k rows/s WITHOUT ROWID with this key alone, 240k with a
 # second (device_id, time_utc) index). PostgreSQL gets that second index too (migration 0001),
 # since its writer works in another process; on SQLite a one-device query scans its time window.
+
+# --- official results ----------------------------------------------------------------------------
+
+assessments = Table(
+    "assessments",
+    metadata,
+    Column("kind", String(16), primary_key=True,
+           comment="station_hour | station_day | city_hour | city_day | city_month | city_year | ..."),
+    Column("subject", String(32), primary_key=True, comment="site code or region code"),
+    Column("period_utc", BigInteger, primary_key=True, comment="period start, UTC epoch s (Beijing-time periods)"),
+    Column("edition", String(32), nullable=False, comment="standard edition used, e.g. HJ633-2012-published"),
+    Column("aqi", Integer, nullable=True),
+    Column("level", String(4), nullable=True, comment="AQI level I..VI"),
+    Column("primary_pollutants", Text, nullable=True, comment="comma-separated"),
+    Column("result", Text, nullable=False, comment="JSON: concentrations, IAQIs, statistics, index, rank"),
+    Column("coverage", Text, nullable=False, comment="JSON: expected, present, valid inputs"),
+    Column("computed_utc", Float, nullable=False),
+)
+Index("ix_assessments_kind_period", assessments.c.kind, assessments.c.period_utc)
+
+assess_state = Table(
+    "assess_state",
+    metadata,
+    Column("key", String(64), primary_key=True, comment="e.g. frames_done: last raw_frames.id assessed"),
+    Column("value", BigInteger, nullable=False),
+)
