@@ -41,6 +41,12 @@ try:
 except ImportError:  # pragma: no cover
     pass
 try:
+    from tianlan.assess_cli import app as assess_app
+
+    app.add_typer(assess_app, name="assess")
+except ImportError:  # pragma: no cover
+    pass
+try:
     from tianlan.sim.cli import app as simulate_app
 
     app.add_typer(simulate_app, name="simulate")

@@ -68,6 +68,7 @@ async def serve(
     http.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we own the signals
     http_task = loop.create_task(http.serve(sockets=[http_sock]))
     running = Running(gw, hj_port, http_port, stop)
+    assess_task = loop.create_task(_assess_periodically(engine, settings.assess_interval_s, stop))
     if on_ready is not None:
         res = on_ready(running)
         if asyncio.iscoroutine(res):
@@ -75,12 +76,33 @@ async def serve(
     try:
         await stop.wait()
     finally:
+        assess_task.cancel()
         await gw.stop()
         http.should_exit = True
         try:
             await asyncio.wait_for(http_task, 10)
         except (TimeoutError, asyncio.CancelledError):
             http_task.cancel()
+
+
+async def _assess_periodically(engine: Engine, interval_s: float, stop: asyncio.Event) -> None:
+    """Official results for newly stored data, off the event loop (a thread), every interval."""
+    if interval_s <= 0:
+        return
+    from tianlan.assess_job import run_assessment
+
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), interval_s)
+            return
+        except asyncio.TimeoutError:
+            pass
+        try:
+            res = await asyncio.to_thread(run_assessment, engine)
+            if res["months"]:
+                log.info("assessed %s: %d results", ", ".join(res["months"]), res["results"])
+        except Exception:  # a failed run is retried at the next interval; ingest goes on
+            log.exception("periodic assessment failed")
 
 
 def run(coro_factory: Callable[[], Awaitable[None]]) -> None:

@@ -51,6 +51,10 @@ class Settings(BaseSettings):
         "process", description="Where the store writer runs: 'process' (its own process and core; default) "
         "or 'thread' (inside the server process)."
     )
+    assess_interval_s: float = Field(
+        300.0, description="How often `tianlan serve` assesses newly stored data (AQI, city values and "
+        "rankings of the months they touch), in seconds; 0 turns it off (run `tianlan assess run` instead)."
+    )
     subpacket_timeout_s: float = Field(300.0, description="How long sub-packets (PNUM/PNO) wait for their siblings (s).")
     sqlite_synchronous: str = Field(
         "FULL", description="SQLite PRAGMA synchronous in WAL mode. FULL makes every commit durable against "
