@@ -16,6 +16,7 @@ from tianlan.hj212 import FrameReader
 from tianlan.ingest.processor import DeviceAuth, process_frame
 from tianlan.store.frame_writer import BatchStore, to_record
 
+
 def _hebei():
     from tianlan.sim import replay
 
@@ -33,7 +34,7 @@ def _ingest(engine, frames) -> int:
                          [(row.id, row.mn) for row in RegistryRepo(engine).device_rows()])}
     bs = BatchStore(engine)
     recs = []
-    for mn, f in frames:
+    for _mn, f in frames:
         (raw,) = FrameReader().feed(f)
         it = process_frame(raw, auth.get, received_utc=time.time(), peer="replay", channel="replay")
         assert it.status == "accepted", (it.reason, it.detail)
