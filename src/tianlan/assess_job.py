@@ -12,6 +12,7 @@ Results (``assessments.kind``):
 - ``station_day``: daily AQI and daily statistics of a station (GB 3095 validity, coverage).
 - ``city_day``: city daily values from its evaluation stations (background sites excluded), AQI.
 - ``city_month``: monthly city statistics, composite index and rank among the province's cities.
+- ``outlet_hour`` / ``outlet_month``, ``water_sample`` / ``water_month``: see :mod:`tianlan.assess_sources`.
 """
 
 from __future__ import annotations
@@ -25,10 +26,12 @@ from tianlan.assess.aggregate import daily_values, hourly_cube
 from tianlan.assess.aqi_frame import EDITIONS
 from tianlan.assess.city import ProvinceAssessment, city_daily, daily_aqi, hourly_aqi, month_table, network
 from tianlan.assess.levels import level_for
+from tianlan.assess_sources import assess_outlets, assess_water
 from tianlan.model.timeutil import BEIJING_OFFSET_S
 from tianlan.store.assess_repo import AIR_CODES, AirStation, AssessmentRow, AssessRepo, beijing_month_bounds
 
-KINDS = ("station_hour", "station_day", "city_day", "city_month")
+KINDS = ("station_hour", "station_day", "city_day", "city_month", "outlet_hour", "outlet_month", "water_sample",
+         "water_month")
 POLLUTANTS = tuple(AIR_CODES.values())
 
 
@@ -122,8 +125,10 @@ def run_assessment(engine, *, months: Iterable[tuple[int, int]] | None = None, c
     done = []
     total = 0
     for y, m in sorted(set(months)):
-        rows = assess_month(repo, stations, y, m, choice=choice)
         m0, m1 = beijing_month_bounds(y, m)
+        rows = assess_month(repo, stations, y, m, choice=choice)
+        rows += assess_outlets(engine, m0, m1)
+        rows += assess_water(engine, m0, m1, dt.date(y, m, 1))
         total += repo.replace(KINDS, m0, m1, rows)
         done.append(f"{y:04d}-{m:02d}")
         if progress is not None:

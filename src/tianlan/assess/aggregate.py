@@ -288,13 +288,16 @@ def _beijing_naive(expr: pl.Expr, dtype: pl.DataType) -> pl.Expr:
 
 def hourly_from_minutes(frame: pl.DataFrame, *, pollutants: Sequence[str] | None = None, station: str = "station",
                         time: str = "time", flag_suffix: str = "_flag",
-                        rules: ValidityRules | Callable[[dt.date], ValidityRules] = RULES_2012) -> pl.DataFrame:
+                        rules: ValidityRules | Callable[[dt.date], ValidityRules] = RULES_2012,
+                        interval_min: int = 1) -> pl.DataFrame:
     """Hourly means of minute data, per station and hour (hour start, Beijing time).
 
-    Input: ``station``, ``time`` (Datetime, the minute's start) and a value column per pollutant,
-    optionally ``<pollutant>_flag`` with HJ 212 flags. Output per pollutant: ``P`` (NaN-free:
-    null when fewer than 45 valid minutes, GB 3095 Table 4), ``P_present``, ``P_valid``,
-    ``P_flagged`` minute counts; the expected count is 60.
+    Input: ``station``, ``time`` (Datetime, the minute period's start) and a value column per
+    pollutant, optionally ``<pollutant>_flag`` with HJ 212 flags. ``interval_min``: the length of
+    each minute period (HJ 212 MinInterval: 1, 2, 3, 4, 5, 6, 10, 12, 15, 20 or 30 minutes); a valid
+    value covers that many minutes of sampling time. Output per pollutant: ``P`` (NaN-free: null
+    with fewer than 45 valid minutes of sampling time, GB 3095 Table 4), ``P_present``, ``P_valid``,
+    ``P_flagged`` counts of minute periods; the expected count is 60 / ``interval_min``.
     """
     from tianlan.assess.validity import VALID_FLAGS
 
@@ -325,7 +328,7 @@ def hourly_from_minutes(frame: pl.DataFrame, *, pollutants: Sequence[str] | None
                                                      return_dtype=pl.Int32)
 
     return out.with_columns(
-        [pl.when(pl.col(f"{p}_valid") >= need(p)).then(pl.col(f"{p}__mean")).otherwise(None).alias(p) for p in pols]
+        [pl.when(pl.col(f"{p}_valid") * interval_min >= need(p)).then(pl.col(f"{p}__mean")).otherwise(None).alias(p) for p in pols]
     ).select(station, time, *[c for p in pols for c in (p, f"{p}_present", f"{p}_valid", f"{p}_flagged")])
 
 

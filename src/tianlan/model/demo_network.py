@@ -125,7 +125,7 @@ def demo_network(n_air: int = 30, n_water: int = 6, n_source: int = 6, seed: int
         label, permit_no = ("废气排放口", "DA001") if outlet == "gas" else ("废水总排口", "DW001")
         attrs: dict[str, object] = {"permit_outlet": permit_no}
         if outlet == "gas":
-            attrs["limits_mg_m3"] = dict(_GAS_LIMITS)
+            attrs.update({"limits": dict(_GAS_LIMITS), "o2_ref": 6, "standard": "超低排放 ultra-low (coal-fired, 6 % O2)"})
         lon, lat = near(ent.region, 0.05)
         sites.append(Site(code=f"HB-SRC-{i + 1:03d}", name=f"{ent.name}{label}", kind="source",
                           region=ent.region, lon=lon, lat=lat, enterprise=ent.code, outlet_type=outlet,

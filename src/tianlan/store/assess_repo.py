@@ -72,9 +72,13 @@ class AssessRepo:
             by_site.setdefault(s, []).append(i)
 
         def city_of(code: str) -> str:
-            seen = 0
-            while code in level and level[code] not in ("city", "province") and parent.get(code) and seen < 10:
-                code, seen = parent[code], seen + 1
+            """The region directly under the province: a prefecture city, or a county-level unit the
+            province administers directly and ranks on its own (Hebei: Dingzhou, Xinji)."""
+            for _ in range(10):
+                up = parent.get(code)
+                if up is None or level.get(up) == "province" or level.get(code) == "province":
+                    return code
+                code = up
             return code
 
         return [AirStation(code, city_of(region), bool(bg), tuple(sorted(by_site.get(code, ()))))
@@ -82,34 +86,63 @@ class AssessRepo:
 
     def hourly_frame(self, stations: Sequence[AirStation], start_utc: int, end_utc: int) -> pl.DataFrame:
         """Hour data of the stations' devices in [start, end): one row per station-hour, columns
-        ``station, time`` (naive Beijing time, period start), the six pollutants and ``<p>_flag``."""
+        ``station, time`` (naive Beijing time, period start), the six pollutants and ``<p>_flag``.
+
+        Stations that send minute data (CN 2051) but no hour data get hourly means computed from
+        their minutes under the GB 3095 rule (≥ 45 valid minutes); sent hour data take precedence.
+        """
+        from tianlan.assess.aggregate import hourly_from_minutes
+
         site_of = {d: s.code for s in stations for d in s.device_ids}
         o = observations.c
-        q = (select(o.time_utc, o.device_id, o.parameter, o.value, o.flag)
-             .where(and_(o.time_utc >= start_utc, o.time_utc < end_utc, o.kind == "hour",
+        q = (select(o.time_utc, o.device_id, o.parameter, o.kind, o.value, o.flag)
+             .where(and_(o.time_utc >= start_utc, o.time_utc < end_utc, o.kind.in_(("hour", "min")),
                          o.parameter.in_(list(AIR_CODES)), o.device_id.in_(list(site_of)))))
         with self.engine.connect() as c:
             rows = c.execute(q).all()
-        schema = {"time_utc": pl.Int64, "device_id": pl.Int64, "parameter": pl.Utf8, "value": pl.Float64, "flag": pl.Utf8}
+        schema = {"time_utc": pl.Int64, "device_id": pl.Int64, "parameter": pl.Utf8, "kind": pl.Utf8,
+                  "value": pl.Float64, "flag": pl.Utf8}
         df = pl.DataFrame(rows, schema=schema, orient="row")
-        cols = ["station", "time", *AIR_CODES.values(), *(f"{p}_flag" for p in AIR_CODES.values())]
+        pols = list(AIR_CODES.values())
+        cols = ["station", "time", *pols, *(f"{p}_flag" for p in pols)]
+        empty = pl.DataFrame(schema={c: (pl.Datetime("us") if c == "time" else pl.Float64 if c in pols else pl.Utf8)
+                                     for c in cols})
         if df.height == 0:
-            return pl.DataFrame({c: [] for c in cols}, schema={c: (pl.Datetime if c == "time" else pl.Float64 if c in AIR_CODES.values() else pl.Utf8) for c in cols})
+            return empty
         df = df.with_columns(
             pl.col("device_id").replace_strict(site_of, return_dtype=pl.Utf8).alias("station"),
             pl.col("parameter").replace_strict(AIR_CODES, return_dtype=pl.Utf8),
             ((pl.col("time_utc") + BEIJING_OFFSET_S) * 1_000_000).cast(pl.Datetime("us")).alias("time"),
         )
-        # one value per station-hour-pollutant: with several devices at a site, the first wins
-        df = df.unique(["station", "time", "parameter"], keep="first", maintain_order=True)
-        vals = df.pivot(on="parameter", index=["station", "time"], values="value")
-        flags = df.pivot(on="parameter", index=["station", "time"], values="flag")
-        flags = flags.rename({p: f"{p}_flag" for p in AIR_CODES.values() if p in flags.columns})
-        out = vals.join(flags, on=["station", "time"], how="left")
-        for p in AIR_CODES.values():
-            if p not in out.columns:
-                out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias(p), pl.lit(None, dtype=pl.Utf8).alias(f"{p}_flag"))
-        return out.select(cols).sort("station", "time")
+
+        def wide(part: pl.DataFrame) -> pl.DataFrame:
+            # one value per station-time-pollutant: with several devices at a site, the first wins
+            part = part.unique(["station", "time", "parameter"], keep="first", maintain_order=True)
+            vals = part.pivot(on="parameter", index=["station", "time"], values="value")
+            flags = part.pivot(on="parameter", index=["station", "time"], values="flag")
+            flags = flags.rename({p: f"{p}_flag" for p in pols if p in flags.columns})
+            out = vals.join(flags, on=["station", "time"], how="left")
+            for p in pols:
+                if p not in out.columns:
+                    out = out.with_columns(pl.lit(None, dtype=pl.Float64).alias(p))
+                if f"{p}_flag" not in out.columns:
+                    out = out.with_columns(pl.lit(None, dtype=pl.Utf8).alias(f"{p}_flag"))
+            return out.select(cols)
+
+        hours = df.filter(pl.col("kind") == "hour")
+        out = wide(hours) if hours.height else empty
+        minutes = df.filter(pl.col("kind") == "min")
+        if minutes.height:
+            t = minutes["time_utc"].unique().sort()
+            step = int(t.diff().drop_nulls().min() or 60) if t.len() > 1 else 60
+            interval = max(1, min(30, step // 60))  # HJ 212 MinInterval of these devices
+            derived = hourly_from_minutes(wide(minutes), pollutants=pols, interval_min=interval)
+            derived = derived.select("station", "time", *[pl.col(p).cast(pl.Float64) for p in pols],
+                                     *[pl.lit(None, dtype=pl.Utf8).alias(f"{p}_flag") for p in pols])
+            derived = derived.with_columns(pl.col("time").cast(pl.Datetime("us")))
+            derived = derived.join(out.select("station", "time"), on=["station", "time"], how="anti")
+            out = pl.concat([out, derived.select(cols)], how="vertical_relaxed")
+        return out.sort("station", "time")
 
     def touched_months(self, after_frame_id: int) -> tuple[set[tuple[int, int]], int]:
         """Beijing-time months of accepted data frames stored after ``after_frame_id``; the last id."""
@@ -178,3 +211,54 @@ class AssessRepo:
             d["coverage"] = json.loads(d["coverage"])
             out.append(d)
         return out
+
+
+@dataclass(frozen=True)
+class SourceOrSection:
+    """A gas outlet or a water section with its registry attributes and devices."""
+
+    code: str
+    kind: str  # source | water
+    attrs: dict
+    section_type: str | None
+    target_class: str | None
+    outlet_type: str | None
+    device_ids: tuple[int, ...]
+
+
+def _series_frame(rows: list) -> pl.DataFrame:  # type: ignore[type-arg]
+    return pl.DataFrame(rows, schema={"time_utc": pl.Int64, "parameter": pl.Utf8, "kind": pl.Utf8,
+                                      "value": pl.Float64, "flag": pl.Utf8}, orient="row")
+
+
+def _sites_of_kind(engine: Engine, kind: str) -> list[SourceOrSection]:
+    with engine.connect() as c:
+        rows = c.execute(select(sites.c.code, sites.c.kind, sites.c.attrs, sites.c.section_type, sites.c.target_class,
+                                sites.c.outlet_type).where(sites.c.kind == kind)).all()
+        devs = c.execute(select(devices.c.site_code, devices.c.id).where(devices.c.site_code.is_not(None))).all()
+    by_site: dict[str, list[int]] = {}
+    for s, i in devs:
+        by_site.setdefault(s, []).append(i)
+    return [SourceOrSection(code, k, json.loads(attrs or "{}"), st, tc, ot, tuple(sorted(by_site[code])))
+            for code, k, attrs, st, tc, ot in rows if by_site.get(code)]
+
+
+def outlets(engine: Engine) -> list[SourceOrSection]:
+    """Enterprise gas outlets (sites of kind source, outlet_type gas) that have devices."""
+    return [s for s in _sites_of_kind(engine, "source") if s.outlet_type == "gas"]
+
+
+def water_sections(engine: Engine) -> list[SourceOrSection]:
+    return _sites_of_kind(engine, "water")
+
+
+def device_series(engine: Engine, device_ids: Sequence[int], start_utc: int, end_utc: int,
+                  kinds: Sequence[str] = ("min", "hour")) -> pl.DataFrame:
+    """Observations of devices in [start, end) of the given kinds: time_utc, parameter, kind, value, flag."""
+    o = observations.c
+    q = (select(o.time_utc, o.parameter, o.kind, o.value, o.flag)
+         .where(and_(o.time_utc >= start_utc, o.time_utc < end_utc, o.kind.in_(list(kinds)),
+                     o.device_id.in_(list(device_ids))))
+         .order_by(o.time_utc))
+    with engine.connect() as c:
+        return _series_frame(c.execute(q).all())
