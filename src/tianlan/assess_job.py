@@ -21,10 +21,11 @@ import datetime as dt
 from collections.abc import Callable, Iterable
 
 import numpy as np
+import polars as pl
 
 from tianlan.assess.aggregate import daily_values, hourly_cube
 from tianlan.assess.aqi_frame import EDITIONS
-from tianlan.assess.city import ProvinceAssessment, city_daily, daily_aqi, hourly_aqi, month_table, network
+from tianlan.assess.city import ProvinceAssessment, add_year_on_year, city_daily, daily_aqi, hourly_aqi, month_table, network
 from tianlan.assess.levels import level_for
 from tianlan.assess_sources import assess_outlets, assess_water
 from tianlan.model.timeutil import BEIJING_OFFSET_S
@@ -104,6 +105,14 @@ def assess_month(repo: AssessRepo, stations: list[AirStation], year: int, month:
     # the month's city table: statistics, composite index, rank
     pa = ProvinceAssessment(sd, cd, city_aqi, net)
     table = month_table(pa, year, month)
+    # year-on-year (同比) against the same month last year, when it has been assessed
+    p0, p1 = beijing_month_bounds(year - 1, month)
+    prev = repo.results("city_month", start_utc=p0, end_utc=p1)
+    if prev:
+        cols = ("composite_index", "PM2.5", "PM10", "O3_8h_p90", "good_ratio")
+        previous = pl.DataFrame([{"city": r["subject"], **{c: r["result"].get(c) for c in cols}} for r in prev],
+                                schema={"city": pl.Utf8, **{c: pl.Float64 for c in cols}})
+        table = add_year_on_year(table, previous, cols)
     for r in table.iter_rows(named=True):
         cov = {k[5:]: v for k, v in r.items() if k.startswith("days_")}
         cov["valid_days"] = r.get("valid_days")

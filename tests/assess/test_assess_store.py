@@ -106,3 +106,17 @@ def test_assess_run_on_store_matches_published_aqi_and_file_ranking(store, tmp_p
     day20 = [x for x in after if time.strftime("%d", time.gmtime(x["period_utc"] + 8 * 3600)) == "20"]
     assert day20 and day20[0]["coverage"]["PM2.5"]["valid"] >= 20
     assert len(after) >= len(before)
+
+    # year-on-year: with last January assessed, this January's table carries the change (同比)
+    from tianlan.assess.composite import change_pct
+    from tianlan.store.assess_repo import AssessmentRow
+
+    p0, p1 = beijing_month_bounds(2018, 1)
+    repo.replace(["city_month"], p0, p1, [AssessmentRow("city_month", "130700", p0, "HJ633-2012", None, None, None,
+                                                        {"composite_index": 5.0, "PM2.5": 40.0}, {})])
+    r = CliRunner().invoke(app, ["assess", "run", "--from", "2019-01", "--to", "2019-01", "--database-url", url])
+    assert r.exit_code == 0, r.output
+    zjk = {x["subject"]: x for x in repo.results("city_month", start_utc=m0, end_utc=m1)}["130700"]["result"]
+    assert zjk["composite_index_prev"] == 5.0
+    assert zjk["composite_index_yoy_pct"] == change_pct(zjk["composite_index"], 5.0) or \
+        abs(zjk["composite_index_yoy_pct"] - (zjk["composite_index"] - 5.0) / 5.0 * 100) < 0.5
