@@ -1,0 +1,1 @@
+"""Detectors of data quality (completeness, range, temporal, equipment state, provenance, time)."""

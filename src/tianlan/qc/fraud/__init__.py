@@ -1,0 +1,1 @@
+"""Detectors of falsification (cross-variable, spatial, marks, metadata, CEMS, water, forensic)."""
