@@ -119,6 +119,12 @@ class DetectorSpec:
     version: str = "1"
     systems: tuple[str, ...] = ("air", "water", "source")  # which kinds of site it applies to
     doc: str = ""
+    # Added for the runner (all optional): HJ 212 codes the detector checks when a configuration
+    # entry names none (empty = every parameter of the site); the history streaming QC keeps for
+    # it, in seconds (None = the stream's default, 8 days of hour data / 2 days of minute data;
+    # 0 = batch only, e.g. forensic tests that need months).
+    parameters: tuple[str, ...] = ()
+    history_s: int | None = None
 
     def defaults(self) -> dict[str, Any]:
         return {k: p.default for k, p in self.params.items()}
@@ -138,14 +144,19 @@ REGISTRY: dict[str, DetectorSpec] = {}
 
 
 def detector(id: str, *, name: str, family: str, targets: Sequence[str] = (), params: Mapping[str, Param] | None = None,
-             version: str = "1", systems: Sequence[str] = ("air", "water", "source")) -> Callable[[DetectorFunc], DetectorFunc]:
-    """Register a detector function under its catalogue ID."""
+             version: str = "1", systems: Sequence[str] = ("air", "water", "source"),
+             parameters: Sequence[str] = (), history_s: int | None = None) -> Callable[[DetectorFunc], DetectorFunc]:
+    """Register a detector function under its catalogue ID.
+
+    ``parameters`` (HJ 212 codes) and ``history_s`` are optional hints for the runner: see
+    :class:`DetectorSpec`.
+    """
 
     def wrap(func: DetectorFunc) -> DetectorFunc:
         if id in REGISTRY:
             raise ValueError(f"detector {id} registered twice")
         REGISTRY[id] = DetectorSpec(id, name, family, tuple(targets), dict(params or {}), func, version,
-                                    tuple(systems), (func.__doc__ or "").strip())
+                                    tuple(systems), (func.__doc__ or "").strip(), tuple(parameters), history_s)
         return func
 
     return wrap
