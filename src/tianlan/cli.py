@@ -47,6 +47,20 @@ try:
 except ImportError:  # pragma: no cover
     pass
 try:
+    from tianlan.qc.commands import register as register_qc
+
+    qc_app = typer.Typer(help="质量控制与造假识别 / quality control and fraud detection", no_args_is_help=True)
+    register_qc(qc_app)
+    app.add_typer(qc_app, name="qc")
+except ImportError:  # pragma: no cover
+    pass
+try:
+    from tianlan.alarms_cli import app as alarms_app
+
+    app.add_typer(alarms_app, name="alarms")
+except ImportError:  # pragma: no cover
+    pass
+try:
     from tianlan.sim.cli import app as simulate_app
 
     app.add_typer(simulate_app, name="simulate")

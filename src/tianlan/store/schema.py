@@ -177,3 +177,82 @@ assess_state = Table(
     Column("key", String(64), primary_key=True, comment="e.g. frames_done: last raw_frames.id assessed"),
     Column("value", BigInteger, nullable=False),
 )
+
+# --- quality control -----------------------------------------------------------------------------
+
+qc_results = Table(
+    "qc_results",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("detector", String(16), nullable=False, comment="catalogue ID, e.g. TMP-03 (qc_fraud.md §F)"),
+    Column("version", String(16), nullable=False, comment="detector version"),
+    Column("config_hash", String(16), nullable=False, comment="SHA-256 (hex, first 16) of the effective QC configuration"),
+    Column("station", String(32), nullable=False, comment="site code (or device MN when the device has no site)"),
+    Column("parameter", String(16), nullable=False, comment="HJ 212 code"),
+    Column("start_utc", BigInteger, nullable=False, comment="start of the value range, UTC epoch s (inclusive)"),
+    Column("end_utc", BigInteger, nullable=False, comment="end of the value range, UTC epoch s (exclusive)"),
+    Column("status", Integer, nullable=False, comment="QARTOD: 1 pass, 2 not evaluated, 3 suspect, 4 fail, 9 missing"),
+    Column("reason", Text, nullable=False, server_default="", comment="reason code"),
+    Column("score", Float, nullable=False, server_default="0"),
+    Column("evidence", Text, nullable=False, server_default="{}", comment="JSON: inputs, neighbours, statistics, thresholds"),
+    Column("created_utc", Float, nullable=False, comment="when the result was computed, UTC epoch s"),
+)
+# One row per detector call and value range; raw data are never changed. Read by station and time.
+Index("ix_qc_results_station_start", qc_results.c.station, qc_results.c.start_utc)
+
+# --- alarms ----------------------------------------------------------------------------------------
+
+alarms = Table(
+    "alarms",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("station", String(32), nullable=False, comment="site code (or device MN)"),
+    Column("parameter", String(16), nullable=False, comment="HJ 212 code; * for a station-wide alarm"),
+    Column("detector", String(16), nullable=False, comment="lead detector (catalogue ID)"),
+    Column("detectors", Text, nullable=False, server_default="", comment="every detector in the alarm, comma-separated"),
+    Column("level", Integer, nullable=False, comment="1 notice | 2 warning | 3 serious | 4 critical"),
+    Column("score", Float, nullable=False, server_default="0", comment="lead detector's evidence score"),
+    Column("reason", Text, nullable=False, server_default="", comment="lead reason code"),
+    Column("start_utc", BigInteger, nullable=False, comment="data period start, UTC epoch s (inclusive)"),
+    Column("end_utc", BigInteger, nullable=False, comment="data period end, UTC epoch s (exclusive)"),
+    Column("status", String(12), nullable=False, comment="raised | acknowledged | verified | disposed | closed"),
+    Column("outcome", String(12), nullable=True, comment="disposal outcome: fraud | fault | false-alarm"),
+    Column("silenced", Boolean, nullable=False, server_default="0", comment="matched a silence or maintenance window"),
+    Column("evidence", Text, nullable=False, server_default="{}", comment="JSON: the evidence bundle (qc_fraud.md §G)"),
+    Column("created_utc", Float, nullable=False, comment="UTC epoch s"),
+    Column("updated_utc", Float, nullable=False, comment="UTC epoch s"),
+)
+# Dedupe looks up a station and parameter's alarms near a time; lists filter by status.
+Index("ix_alarms_station_parameter_end", alarms.c.station, alarms.c.parameter, alarms.c.end_utc)
+Index("ix_alarms_status_level", alarms.c.status, alarms.c.level)
+
+alarm_events = Table(
+    "alarm_events",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("alarm_id", BigInteger, ForeignKey("alarms.id"), nullable=False),
+    Column("time_utc", Float, nullable=False, comment="UTC epoch s"),
+    Column("user", String(64), nullable=False, comment="who; 'system' for automatic actions"),
+    Column("action", String(16), nullable=False, comment="raise | extend | ack | verify | dispose | close | auto-resolve | "
+                                                           "silence | unsilence | notify"),
+    Column("from_status", String(12), nullable=True),
+    Column("to_status", String(12), nullable=False),
+    Column("note", Text, nullable=False, server_default="", comment="why (people) or what (system)"),
+)
+Index("ix_alarm_events_alarm_id", alarm_events.c.alarm_id)
+
+silences = Table(
+    "silences",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("kind", String(12), nullable=False, server_default="silence", comment="silence | maintenance"),
+    Column("station", String(32), nullable=False),
+    Column("parameter", String(16), nullable=True, comment="none: every parameter"),
+    Column("detector", String(16), nullable=True, comment="none: every detector"),
+    Column("start_utc", BigInteger, nullable=False, comment="window start (data time), UTC epoch s"),
+    Column("end_utc", BigInteger, nullable=False, comment="window end (data time), UTC epoch s (exclusive)"),
+    Column("user", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("created_utc", Float, nullable=False),
+)
+Index("ix_silences_station_end", silences.c.station, silences.c.end_utc)

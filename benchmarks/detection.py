@@ -1,0 +1,559 @@
+"""Detection benchmark: fraud scenarios injected into real and simulated series, scored per scenario
+(issue 4, "Must show"). Prints one table per data set and method.
+
+Data sets:
+
+* ``hebei`` — the real Hebei 2019 national-station hourly data (``../shared/data/cnemc-hebei-2019``,
+  January–June; ``--months``), each air scenario of :mod:`tianlan.sim.fraud` injected
+  ``--injections`` times at random stations and hours;
+* ``cems`` — simulated hourly CEMS of coal power outlets (:func:`tianlan.sim.cems_series.cems_frame`)
+  with the CEMS scenarios;
+* ``water`` — simulated surface-water stations along rivers (:func:`~tianlan.sim.cems_series.water_frame`)
+  with the water scenarios.
+
+Methods: **Tianlan** — ``tianlan.qc.runner.run_batch`` with the default configuration, then
+``tianlan.alarms.episodes.build_episodes``; the inputs are built as ``tianlan qc scan`` builds them
+(``tianlan.qc.inputs``: regular grid, neighbours, limits). Detector modules that fail to import are
+reported and skipped. **ioos_qc QARTOD** — gross range, spike, rate of change and flat line
+(``benchmarks/qartod_baseline.py``).
+
+Scoring (per scenario, on a copy of the data set holding only that scenario's injections; seeds
+fixed): an injection is **detected** when an alarm of level ≥ 2 on its station overlaps its window
+(any parameter); **precision** is the share of level ≥ 2 alarms on that copy that overlap an
+injection on their station (the copy's background false alarms count against it); **delay** is the
+hours from the injection's start to the start of the first such alarm (0 when the alarm began
+earlier). The **clean data** row runs the same data without injections: false alarms (level ≥ 2)
+per station-month (stations × days / 30.44).
+
+    .venv/bin/python benchmarks/detection.py [--months 6] [--injections 20] [--seed 2019]
+        [--datasets hebei,cems,water] [--methods tianlan,qartod] [--stations N] [--json out.json]
+        [--ground-truth DIR]
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import math
+import os
+import pkgutil
+import sys
+import time
+import warnings
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import polars as pl
+from rich.console import Console
+from rich.table import Table
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import qartod_baseline  # noqa: E402
+
+from tianlan.sim.cems_series import ULTRA_LOW_LIMITS, cems_frame, water_frame  # noqa: E402
+from tianlan.sim.fraud import (  # noqa: E402
+    AIR_POLLUTANTS,
+    MARK,
+    STATION,
+    TIME,
+    GroundTruth,
+    random_injections,
+    write_ground_truth,
+)
+
+SHARED = Path(os.environ.get("TIANLAN_SHARED_DIR", Path(__file__).resolve().parents[1].parent / "shared"))
+HEBEI = SHARED / "data" / "cnemc-hebei-2019"
+HEBEI_MONTHS = ("2019-01", "2019-02", "2019-03", "2019-04", "2019-05", "2019-06")
+AIR_SCENARIOS = ("spray", "selective_missing", "flat", "copied", "scaling", "clipping")
+CEMS_SCENARIOS = ("cems_dilution", "cems_lockstep", "false_marks", "clipping", "flat", "scaling", "copied",
+                  "selective_missing")
+WATER_SCENARIOS = ("water_dilution", "flat", "scaling", "copied", "selective_missing")
+#: GB 3838-2002 class III limits (mg/L) given to water stations' contexts.
+WATER_LIMITS = {"w01019": 6.0, "w21003": 1.0, "w21011": 0.2, "w01009": 5.0}
+#: Alarm level that counts (issue 4: "at most 1 alarm (level ≥ 2) per station-month").
+MIN_LEVEL = 2
+DAYS_PER_MONTH = 30.44
+
+console = Console(width=200)
+# Detectors meet all-NaN windows in real data (gaps); their NumPy warnings would drown the tables.
+warnings.filterwarnings("ignore", category=RuntimeWarning)
+
+
+# --- data sets -------------------------------------------------------------------------------------
+
+
+@dataclass
+class DataSet:
+    """A clean station frame (wide: station, time_utc, one column per parameter[, mark]) on a
+    complete hourly grid, its sites (station, city, lon, lat, control_site, kind + attributes)
+    and the scenarios to inject."""
+
+    name: str
+    kind: str  # air | source | water (tianlan.qc site kinds)
+    frame: pl.DataFrame
+    sites: pl.DataFrame
+    scenarios: tuple[str, ...]
+    description: str = ""
+    neighbours: dict[str, dict[str, float]] | None = None  # None: tianlan.qc.inputs' rule
+
+    @property
+    def n_stations(self) -> int:
+        return int(self.frame.get_column(STATION).n_unique())
+
+    @property
+    def station_months(self) -> float:
+        t = self.frame.get_column(TIME)
+        days = (int(t.max()) - int(t.min()) + 3600) / 86400  # type: ignore[operator]
+        return self.n_stations * days / DAYS_PER_MONTH
+
+    @property
+    def value_columns(self) -> list[str]:
+        return [c for c, d in self.frame.schema.items() if c not in (STATION, TIME, MARK) and d.is_numeric()]
+
+
+def _complete_grid(frame: pl.DataFrame) -> pl.DataFrame:
+    t0, t1 = int(frame[TIME].min()), int(frame[TIME].max())  # type: ignore[arg-type]
+    grid = pl.DataFrame({STATION: sorted(frame[STATION].unique().to_list())}).join(
+        pl.DataFrame({TIME: np.arange(t0, t1 + 1, 3600, dtype=np.int64)}), how="cross")
+    return grid.join(frame, on=[STATION, TIME], how="left").sort(STATION, TIME)
+
+
+def load_hebei(months: int = 6, stations: int | None = None, directory: Path = HEBEI) -> DataSet:
+    """The first ``months`` of the Hebei data as a wide frame on a complete hourly grid.
+
+    The CNEMC release labels each hour by its end (Beijing time); ``time_utc`` is the period start.
+    ``stations``: the first N station codes (sorted) only.
+    """
+    parts = []
+    for m in HEBEI_MONTHS[:months]:
+        df = pl.read_csv(directory / f"{m}.csv.gz", infer_schema=False)
+        parts.append(df.select(
+            pl.col("station"),
+            (pl.col("date").str.strptime(pl.Date, "%Y%m%d").cast(pl.Datetime("ms")).dt.epoch("s")
+             + pl.col("hour").cast(pl.Int64) * 3600 - 3600 - 8 * 3600).alias(TIME),
+            *[pl.col(c).cast(pl.Float64, strict=False) for c in AIR_POLLUTANTS]))
+    frame = pl.concat(parts)
+    codes = sorted(frame[STATION].unique().to_list())
+    if stations:
+        codes = codes[:stations]
+        frame = frame.filter(pl.col(STATION).is_in(codes))
+    frame = _complete_grid(frame.unique([STATION, TIME], keep="first"))
+    meta = pl.read_csv(directory / "stations.csv", infer_schema=False).filter(pl.col("code").is_in(codes))
+    sites = meta.select(pl.col("code").alias(STATION), "city", pl.col("lon").cast(pl.Float64),
+                        pl.col("lat").cast(pl.Float64), (pl.col("control_site") == "Y").alias("control_site"),
+                        pl.lit("air").alias("kind"))
+    return DataSet("Hebei 2019 (real)", "air", frame, sites, AIR_SCENARIOS,
+                   f"{len(codes)} national stations × {HEBEI_MONTHS[0]}…{HEBEI_MONTHS[months - 1]}, hourly, as published")
+
+
+def sim_cems(outlets: int = 20, days: int = 61, seed: int = 7) -> DataSet:
+    frame, sites = cems_frame(outlets, days=days, seed=seed)
+    sites = sites.with_columns(pl.lit(False).alias("control_site"), pl.lit("source").alias("kind"))
+    return DataSet("CEMS (simulated)", "source", frame, sites, CEMS_SCENARIOS,
+                   f"{outlets} coal power outlets × {days} days, hourly means of minute samples, "
+                   "ultra-low limits, random shutdowns (marked)", neighbours={})
+
+
+def sim_water(rivers: int = 4, days: int = 61, seed: int = 11) -> DataSet:
+    frame, sites = water_frame(rivers, 4, days=days, seed=seed)
+    sites = sites.with_columns(pl.lit(False).alias("control_site"), pl.lit("water").alias("kind"))
+    nb: dict[str, dict[str, float]] = {}
+    for row in sites.iter_rows(named=True):
+        same = sites.filter((pl.col("river") == row["river"]) & (pl.col(STATION) != row[STATION]))
+        nb[row[STATION]] = {o[STATION]: abs(float(o["km"]) - float(row["km"])) for o in same.iter_rows(named=True)}
+    return DataSet("Surface water (simulated)", "water", frame, sites, WATER_SCENARIOS,
+                   f"{rivers} rivers × 4 stations × {days} days, hourly", neighbours=nb)
+
+
+# --- alarms from the methods -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Alarm:
+    station: str
+    parameter: str
+    start_utc: int
+    end_utc: int
+    level: int
+    detector: str
+
+
+class Method(Protocol):
+    name: str
+    available: bool
+    reason: str
+
+    def alarms(self, ds: DataSet, frame: pl.DataFrame) -> list[Alarm]: ...
+
+    def describe(self, ds: DataSet) -> str: ...
+
+
+class TianlanMethod:
+    """run_batch (default configuration) → build_episodes. Imports every detector module on its own,
+    so a broken module is reported and the rest still run."""
+
+    name = "Tianlan"
+
+    def __init__(self) -> None:
+        self.available = False
+        self.reason = ""
+        self.broken: dict[str, str] = {}
+        self.errors: Counter[str] = Counter()
+        self.timings: dict[str, float] = {}
+        self._clean: dict[str, dict[str, list[Alarm]]] = {}  # data set → station → clean alarms
+        try:
+            from tianlan.alarms.episodes import build_episodes
+            from tianlan.qc import checks, fraud
+            from tianlan.qc.config import default_config
+            from tianlan.qc.core import REGISTRY
+            from tianlan.qc.inputs import StationMeta, build_contexts, grid_series
+            from tianlan.qc.runner import run_batch
+        except ImportError as e:
+            self.reason = f"not available: {e}"
+            return
+        for pkg in (checks, fraud):
+            for m in pkgutil.iter_modules(pkg.__path__):
+                name = f"{pkg.__name__}.{m.name}"
+                try:
+                    importlib.import_module(name)
+                except Exception as e:  # report, keep going with the modules that import
+                    self.broken[name] = f"{type(e).__name__}: {e}"
+        self.registry = REGISTRY
+        try:  # with the registry as imported (load_all would stop at the first broken module)
+            self.config = default_config(registry=REGISTRY if self.broken else None)
+        except Exception as e:
+            self.reason = f"default_config() failed: {type(e).__name__}: {e}"
+            return
+        self._run_batch, self._build_episodes = run_batch, build_episodes
+        self._meta, self._contexts, self._grid = StationMeta, build_contexts, grid_series
+        self.available = True
+
+    def detector_ids(self, kind: str) -> list[str]:
+        return sorted(i for i, s in self.registry.items() if kind in s.systems) if self.available else []
+
+    def describe(self, ds: DataSet) -> str:
+        if not self.available:
+            return self.reason
+        ids = self.detector_ids(ds.kind)
+        text = f"{len(ids)} detectors registered for {ds.kind}: {' '.join(ids)}"
+        if self.broken:
+            text += "; modules that failed to import: " + "; ".join(f"{k} ({v})" for k, v in self.broken.items())
+        return text
+
+    def _inputs(self, ds: DataSet, frame: pl.DataFrame) -> tuple[dict, dict]:
+        from tianlan.qc.config import NAMES
+        from tianlan.qc.core import Mark
+
+        cols = ds.value_columns
+        has_mark = MARK in frame.columns
+        # Marks are the plant's platform marks (Context.marks); the analysers' HJ 212 flags stay N
+        # where a value arrived (simulated series) — a false mark does not switch an analyser off.
+        # The CNEMC release carries no flags.
+        flag = (pl.when(pl.col("value").is_not_null()).then(pl.lit("N")) if ds.kind != "air"
+                else pl.lit(None, dtype=pl.String))
+        long = (frame.select(STATION, TIME, *cols)
+                .unpivot(cols, index=[STATION, TIME], variable_name="code", value_name="value")
+                .with_columns(flag.alias("flag"))
+                .with_columns(pl.col("code").replace(NAMES), pl.col("value").fill_null(float("nan")))
+                .select(STATION, "code", TIME, "value", "flag"))
+        metas = {}
+        for row in ds.sites.iter_rows(named=True):
+            attrs = {k: v for k, v in row.items() if k not in (STATION, "city", "lon", "lat", "control_site", "kind")}
+            if ds.kind == "source":
+                attrs["limits"] = {k: float(row[f"limit_{k}"]) for k in ULTRA_LOW_LIMITS}
+            elif ds.kind == "water":
+                attrs["limits"] = dict(WATER_LIMITS)
+            metas[row[STATION]] = self._meta(row[STATION], row.get("city") or "", row.get("lon"), row.get("lat"),
+                                             bool(row.get("control_site")), ds.kind, attrs=attrs)
+        series = self._grid(long, metas)
+        contexts = self._contexts(series, metas, neighbours=ds.neighbours)
+        if has_mark:
+            for (station,), part in frame.filter(pl.col(MARK).is_not_null()).group_by([STATION]):
+                t = part[TIME].to_numpy()
+                m = part[MARK].to_numpy()
+                cut = np.flatnonzero((np.diff(t) != 3600) | (m[1:] != m[:-1])) + 1
+                contexts[str(station)].marks = [Mark(int(t[a]), int(t[b - 1]) + 3600, str(m[a]))
+                                                for a, b in zip(np.r_[0, cut], np.r_[cut, t.size], strict=True)]
+        return series, contexts
+
+    def alarms(self, ds: DataSet, frame: pl.DataFrame) -> list[Alarm]:
+        """Alarms on ``frame``. After the clean run of a data set, only the stations whose own or
+        whose neighbours' values differ from the clean frame are scanned again (a station's results
+        depend on nothing else); the others keep their clean alarms."""
+        from tianlan.qc.runner import DETECTOR_ERROR
+
+        series, contexts = self._inputs(ds, frame)
+        clean = self._clean.get(ds.name)
+        todo: set[str] | None = None
+        if clean is not None and frame is not ds.frame:
+            changed = changed_stations(ds.frame, frame)
+            todo = {s for s, c in contexts.items() if s in changed or set(c.neighbours) & changed}
+        results = self._run_batch(series, contexts, self.config, timings=self.timings,
+                                  stations=sorted(todo) if todo is not None else None)
+        for r in results:
+            if r.reason == DETECTOR_ERROR:
+                self.errors[r.detector] += 1
+        by_station: dict[str, list[Alarm]] = {}
+        for e in self._build_episodes(results):
+            by_station.setdefault(str(e.station), []).append(
+                Alarm(str(e.station), str(e.parameter), int(e.start_utc), int(e.end_utc), int(e.level), str(e.detector)))
+        if frame is ds.frame:
+            self._clean[ds.name] = by_station
+        elif clean is not None and todo is not None:
+            by_station.update({s: a for s, a in clean.items() if s not in todo})
+        return [a for s in sorted(by_station) for a in by_station[s]]
+
+
+def changed_stations(before: pl.DataFrame, after: pl.DataFrame) -> set[str]:
+    """Stations with any value or mark that differs between two frames of the same rows."""
+    if before.height != after.height:
+        return set(after.get_column(STATION).unique().to_list())
+    diff = np.zeros(before.height, bool)
+    for c in before.columns:
+        if c in (STATION, TIME):
+            continue
+        a, b = before.get_column(c), after.get_column(c)
+        if a.dtype.is_numeric():
+            x, y = a.cast(pl.Float64).fill_null(np.nan).to_numpy(), b.cast(pl.Float64).fill_null(np.nan).to_numpy()
+            diff |= ~((x == y) | (np.isnan(x) & np.isnan(y)))
+        else:
+            diff |= (a.fill_null("\0") != b.fill_null("\0")).to_numpy()
+    return set(before.get_column(STATION).to_numpy()[diff].tolist())
+
+
+class QartodMethod:
+    name = "ioos_qc QARTOD"
+
+    def __init__(self) -> None:
+        self.available = qartod_baseline.qartod is not None
+        self.reason = "" if self.available else "ioos_qc is not installed (.venv/bin/pip install ioos_qc)"
+        self._baselines: dict[str, qartod_baseline.QartodBaseline] = {}
+
+    def describe(self, ds: DataSet) -> str:
+        if not self.available:
+            return self.reason
+        return (f"ioos_qc {qartod_baseline.IOOS_QC_VERSION}: gross_range, spike (average), rate_of_change, flat_line; "
+                "thresholds calibrated on the clean data (99.9th percentiles); SUSPECT → level 2, FAIL → level 3")
+
+    def alarms(self, ds: DataSet, frame: pl.DataFrame) -> list[Alarm]:
+        if ds.name not in self._baselines:
+            kind = {"source": "cems"}.get(ds.kind, ds.kind)
+            cfg = qartod_baseline.calibrate(ds.frame, [c for c in ds.value_columns if c != "load"], kind)
+            self._baselines[ds.name] = qartod_baseline.QartodBaseline(cfg)
+        return [Alarm(a.station, a.parameter, a.start_utc, a.end_utc, a.level, a.detector)
+                for a in self._baselines[ds.name].alarms(frame)]
+
+
+# --- scoring ----------------------------------------------------------------------------------------
+
+
+@dataclass
+class Row:
+    scenario: str
+    injections: int = 0
+    detected: int = 0
+    alarms: int = 0
+    true_alarms: int = 0
+    delays_h: list[float] = field(default_factory=list)
+    per_station_month: float | None = None
+    top: list[tuple[str, int]] = field(default_factory=list)
+    seconds: float = 0.0
+    note: str = ""
+
+    @property
+    def recall(self) -> float | None:
+        return self.detected / self.injections if self.injections else None
+
+    @property
+    def precision(self) -> float | None:
+        return self.true_alarms / self.alarms if self.alarms else None
+
+    @property
+    def median_delay_h(self) -> float | None:
+        return float(np.median(self.delays_h)) if self.delays_h else None
+
+
+@dataclass
+class Result:
+    dataset: str
+    description: str
+    method: str
+    about: str
+    rows: list[Row]
+    clean: Row | None
+    available: bool = True
+    errors: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def score(scenario: str, alarms: Sequence[Alarm], truths: Sequence[GroundTruth]) -> Row:
+    """Event recall, precision of level ≥ 2 alarms and detection delay for one scenario."""
+    hot = [a for a in alarms if a.level >= MIN_LEVEL]
+    by_station: dict[str, list[Alarm]] = {}
+    for a in hot:
+        by_station.setdefault(a.station, []).append(a)
+    row = Row(scenario, injections=len(truths), alarms=len(hot))
+    true_dets: Counter[str] = Counter()
+    for g in truths:
+        hits = [a for a in by_station.get(g.station, []) if g.overlaps(a.station, a.start_utc, a.end_utc)]
+        if hits:
+            row.detected += 1
+            row.delays_h.append(max(0.0, (min(a.start_utc for a in hits) - g.start_utc) / 3600.0))
+    truth_by_station: dict[str, list[GroundTruth]] = {}
+    for g in truths:
+        truth_by_station.setdefault(g.station, []).append(g)
+    for a in hot:
+        if any(g.overlaps(a.station, a.start_utc, a.end_utc) for g in truth_by_station.get(a.station, [])):
+            row.true_alarms += 1
+            true_dets[a.detector] += 1
+    row.top = true_dets.most_common(3)
+    return row
+
+
+def evaluate(ds: DataSet, method: Method, *, injections: int, seed: int, gt_dir: Path | None = None,
+             progress: Callable[[str], None] | None = None) -> Result:
+    """The table of one data set and one method (clean row + one row per scenario)."""
+    if not method.available:
+        return Result(ds.name, ds.description, method.name, method.describe(ds), [], None, available=False)
+    if isinstance(getattr(method, "errors", None), Counter):
+        method.errors.clear()  # type: ignore[attr-defined]
+    t_all = time.perf_counter()
+    t0 = time.perf_counter()
+    try:
+        clean_alarms = method.alarms(ds, ds.frame)
+    except Exception as e:  # a method that cannot run on this data set: say so in its table
+        return Result(ds.name, ds.description, method.name, f"failed on the clean data: {type(e).__name__}: {e}",
+                      [], None, available=False)
+    clean = Row("clean data", alarms=sum(a.level >= MIN_LEVEL for a in clean_alarms), seconds=time.perf_counter() - t0)
+    clean.per_station_month = clean.alarms / ds.station_months
+    clean.top = Counter(a.detector for a in clean_alarms if a.level >= MIN_LEVEL).most_common(3)
+    rows = []
+    for k, name in enumerate(ds.scenarios):
+        if progress:
+            progress(f"{ds.name} · {method.name} · {name}")
+        frame, truths = random_injections(ds.frame, [name], injections, seed + 1000 * (k + 1), strict=False)
+        assert isinstance(frame, pl.DataFrame)
+        if gt_dir is not None:
+            gt_dir.mkdir(parents=True, exist_ok=True)
+            slug = ds.name.split()[0].lower()
+            write_ground_truth(gt_dir / f"{slug}-{name}.jsonl", truths)
+        t0 = time.perf_counter()
+        row = score(name, method.alarms(ds, frame), truths)
+        row.seconds = time.perf_counter() - t0
+        if len(truths) < injections:
+            row.note = f"placed {len(truths)} of {injections}"
+        rows.append(row)
+    errors = dict(getattr(method, "errors", {}) or {})
+    return Result(ds.name, ds.description, method.name, method.describe(ds), rows, clean, True, errors,
+                  time.perf_counter() - t_all)
+
+
+def run(datasets: Sequence[DataSet], methods: Sequence[Method], *, injections: int, seed: int,
+        gt_dir: Path | None = None, progress: Callable[[str], None] | None = None) -> list[Result]:
+    """Every data set × method: the benchmark's core, used by the CLI and the smoke test."""
+    return [evaluate(ds, m, injections=injections, seed=seed, gt_dir=gt_dir, progress=progress)
+            for ds in datasets for m in methods]
+
+
+# --- output ----------------------------------------------------------------------------------------
+
+
+def _f(x: float | None, fmt: str = "{:.2f}") -> str:
+    return "—" if x is None or (isinstance(x, float) and math.isnan(x)) else fmt.format(x)
+
+
+def render(result: Result) -> Table:
+    """One Rich table: a data set under one method."""
+    title = f"{result.dataset} — {result.method}"
+    table = Table(title=title, caption=f"{result.description}\n{result.about}", caption_justify="left",
+                  title_justify="left")
+    for col, just in (("scenario", "left"), ("injections", "right"), ("detected", "right"),
+                      ("event recall", "right"), ("alarms ≥2", "right"), ("precision", "right"),
+                      ("median delay h", "right"), ("false alarms / station-month", "right"),
+                      ("top detectors (true alarms; clean: false)", "left"), ("s", "right")):
+        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    if not result.available:
+        table.add_row("—", "", "", "", "", "", "", "", result.about, "")
+        return table
+    c = result.clean
+    assert c is not None
+    table.add_row(c.scenario, "—", "—", "—", str(c.alarms), "—", "—", _f(c.per_station_month),
+                  ", ".join(f"{d}×{n}" for d, n in c.top), f"{c.seconds:.1f}", style="bold")
+    for r in result.rows:
+        table.add_row(r.scenario + (f" ({r.note})" if r.note else ""), str(r.injections), str(r.detected),
+                      _f(r.recall), str(r.alarms), _f(r.precision), _f(r.median_delay_h, "{:.1f}"), "",
+                      ", ".join(f"{d}×{n}" for d, n in r.top), f"{r.seconds:.1f}")
+    return table
+
+
+def to_json(results: Sequence[Result]) -> list[dict[str, Any]]:
+    out = []
+    for r in results:
+        d = asdict(r)
+        for row, src in zip(d["rows"], r.rows, strict=True):
+            row.update(recall=src.recall, precision=src.precision, median_delay_h=src.median_delay_h)
+        out.append(d)
+    return out
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--months", type=int, default=6, help="months of Hebei data from January (1–6, default 6)")
+    ap.add_argument("--stations", type=int, default=None, help="only the first N Hebei stations")
+    ap.add_argument("--injections", type=int, default=20, help="injections per scenario (default 20)")
+    ap.add_argument("--seed", type=int, default=2019)
+    ap.add_argument("--datasets", default="hebei,cems,water")
+    ap.add_argument("--methods", default="tianlan,qartod")
+    ap.add_argument("--cems-outlets", type=int, default=20)
+    ap.add_argument("--water-rivers", type=int, default=4)
+    ap.add_argument("--sim-days", type=int, default=61)
+    ap.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
+    ap.add_argument("--ground-truth", type=Path, default=None, help="write each scenario's ground truth (JSON lines) here")
+    args = ap.parse_args(argv)
+    if not 1 <= args.months <= 6:
+        ap.error("--months must be 1–6")
+
+    names = [x.strip() for x in args.datasets.split(",") if x.strip()]
+    datasets: list[DataSet] = []
+    for n in names:
+        if n == "hebei":
+            if not HEBEI.exists():
+                console.print(f"[yellow]skipping hebei: {HEBEI} not found[/]")
+                continue
+            datasets.append(load_hebei(args.months, args.stations))
+        elif n == "cems":
+            datasets.append(sim_cems(args.cems_outlets, args.sim_days, args.seed))
+        elif n == "water":
+            datasets.append(sim_water(args.water_rivers, args.sim_days, args.seed))
+        else:
+            ap.error(f"unknown data set {n!r} (hebei, cems, water)")
+    makers: dict[str, Callable[[], Method]] = {"tianlan": TianlanMethod, "qartod": QartodMethod}
+    methods = [makers[m.strip()]() for m in args.methods.split(",") if m.strip()]
+    t0 = time.perf_counter()
+    with console.status("running…") as status:
+        results = []
+        for ds in datasets:
+            for m in methods:
+                res = evaluate(ds, m, injections=args.injections, seed=args.seed, gt_dir=args.ground_truth,
+                               progress=lambda s: status.update(s))
+                results.append(res)
+                console.print(render(res))
+                if res.errors:
+                    console.print("detector errors (DETECTOR_ERROR results): "
+                                  + ", ".join(f"{k}×{v}" for k, v in sorted(res.errors.items())))
+                console.print()
+    console.print(f"total {time.perf_counter() - t0:.0f} s; an injection counts as detected when an alarm of "
+                  f"level ≥ {MIN_LEVEL} overlaps its window on its station; precision = share of level ≥ {MIN_LEVEL} "
+                  "alarms overlapping an injection")
+    if args.json:
+        args.json.write_text(json.dumps(to_json(results), ensure_ascii=False, indent=1))
+
+
+if __name__ == "__main__":
+    main()
