@@ -1,0 +1,621 @@
+"""Cross-variable consistency at one station (catalogue XV-01..04, qc_fraud.md §F).
+
+The checked series is one parameter; the station's other parameters come from ``ctx.series`` and
+its neighbours from ``ctx.neighbours`` (HJ 212 codes: a34004 PM2.5, a34002 PM10, a21026 SO2,
+a21004 NO2, a21005 CO, a05024 O3, a01002 RH). Where a rule concerns a pair of parameters the
+finding is reported once, on one of them (see each detector), so that one episode is one finding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from tianlan.qc.core import Context, Finding, Param, Series, Status, detector
+from tianlan.qc.fraud.spatial import (
+    aligned,
+    binned_robust_z,
+    daily_medians,
+    daily_shifts,
+    flank_median,
+    iso_span,
+    log_offset,
+    nanmedian_rows,
+    neighbour_residual,
+    per_parameter,
+    runs,
+    score01,
+    select_neighbours,
+    slice_values,
+    steps,
+)
+
+PM25, PM10, SO2, NO2, CO, O3, RH = "a34004", "a34002", "a21026", "a21004", "a21005", "a05024", "a01002"
+
+#: XV-02 ratio partners: the first of each pair is where a finding goes when the culprit is unknown.
+RATIO_PAIRS: tuple[tuple[str, str], ...] = ((PM25, PM10), (NO2, CO))
+
+#: XV-04: pairs that are physically related and may legitimately move together (never flagged).
+#: PM2.5 is part of PM10; O3 and NO2 trade places by titration; a01011 flue velocity and a00000
+#: flow are one measurement; the unit's load sets flow, velocity and the excess air (O2 falls as
+#: load rises); flue gas after wet desulphurisation is saturated, so its humidity follows its
+#: temperature; a converted (":zs") value is its measured value times the O2 factor (same base code).
+RELATED: tuple[frozenset[str], ...] = (
+    frozenset({PM25, PM10}),
+    frozenset({O3, NO2}),
+    frozenset({"a01011", "a00000"}),
+    frozenset({"load", "a00000"}),
+    frozenset({"load", "a01011"}),
+    frozenset({"load", "a19001"}),
+    frozenset({"a19001", "a00000"}),
+    frozenset({"a19001", "a01011"}),
+    frozenset({"a01012", "a01014"}),
+)
+
+
+def _other(ctx: Context, code: str) -> Series | None:
+    s = ctx.series.get(code)
+    return s if s is not None and len(s) else None
+
+
+# --- XV-01 ------------------------------------------------------------------------------------
+
+
+@detector(
+    "XV-01",
+    name="PM2.5 above PM10",
+    family="xv",
+    targets=["analyser fault", "B1 sampling interference on the PM10 inlet", "B3 PM parameter tampering"],
+    params={
+        "ratio": Param(1.1, "", "PM2.5 > ratio·PM10 is an inverted hour"),
+        "min_excess": Param(10.0, "µg/m³", "and PM2.5 − PM10 must reach this (inversions of a few µg/m³ are noise)"),
+        "min_hours": Param(3.0, "h", "inverted hours in a row before a finding (single hours are common: 3–9 %)"),
+    },
+    systems=("air",),
+    parameters=(PM25,),
+    history_s=86400,
+)
+def pm_inversion(series: Series, ctx: Context, *, ratio: float, min_excess: float, min_hours: float) -> list[Finding]:
+    """Runs of hours with PM2.5 > ``ratio``·PM10 (catalogue XV-01; Wu et al. 2018 type 4).
+
+    Evaluated on the PM2.5 series (with PM10 from the context); checked as any other parameter it
+    returns nothing, so one inversion is one finding. SUSPECT, never FAIL: CNEMC audit practice (§0.9) does
+    not invalidate on an inversion alone. Score 0.8 at ``min_hours``, 1 from 1.25 × it.
+    """
+    other = _other(ctx, PM10) if series.parameter == PM25 else None
+    if other is None:
+        return []
+    pm25 = series.values
+    pm10 = aligned(series.times, other)
+    with np.errstate(invalid="ignore"):
+        inverted = (pm25 > ratio * pm10) & (pm25 - pm10 >= min_excess)
+    out = []
+    n_min = steps(min_hours, series.step_s)
+    for s, e in runs(inverted, n_min):
+        q = pm25[s:e] / pm10[s:e]
+        out.append(Finding(s, e, Status.SUSPECT, "XV-01 PM2.5 above PM10", score01(e - s, n_min), {
+            **iso_span(series, s, e), "station": series.station,
+            "inputs": {PM25: slice_values(pm25, s, e), PM10: slice_values(pm10, s, e)},
+            "ratio_pm25_pm10": slice_values(q, 0, e - s, 3), "hours": e - s,
+            "thresholds": {"ratio": ratio, "min_excess": min_excess, "min_hours": min_hours},
+        }))
+    return out
+
+
+# --- XV-02 ------------------------------------------------------------------------------------
+
+
+def _partner(code: str, pairs: Sequence[Sequence[str]]) -> tuple[str, bool] | None:
+    """(partner code, whether ``code`` is the primary of its pair) or None."""
+    for a, b in pairs:
+        if code == a:
+            return b, True
+        if code == b:
+            return a, False
+    return None
+
+
+def _log(values: np.ndarray, c: float) -> np.ndarray:
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.log(np.where(values > -c, values, np.nan) + c)
+
+
+@detector(
+    "XV-02",
+    name="ratio stability",
+    family="xv",
+    targets=["B3 parameter tampering (one channel scaled)", "B1 sampling interference on one inlet", "analyser drift"],
+    params={
+        "pairs": Param([list(p) for p in RATIO_PAIRS], "", "ratio pairs [primary, partner] (HJ 212 codes)"),
+        "recent_days": Param(7, "d", "median daily ratio of the last this many days …"),
+        "ref_days": Param(30, "d", "… against the station's own band from this many days before them (its season)"),
+        "min_ref_days": Param(14, "d", "days of reference needed to evaluate"),
+        "min_shift": Param({PM25: 0.3, PM10: 0.3, "*": 0.45}, "ln units",
+                           "half-width of the band at least this, per checked parameter ('*': the others): 0.3 ≈"
+                           " ×0.74 … ×1.35 for PM2.5/PM10; NO2/CO ratios move more with local traffic"),
+        "z_threshold": Param(3.0, "robust scales", "and at least this many robust scales of the reference days"),
+        "use_neighbours": Param(True, "", "remove the neighbours' median ratio first (dust and fog move every station)"),
+        "max_km": Param(30.0, "km", "neighbour radius"),
+        "min_neighbours": Param(2, "stations", "neighbours needed for the neighbour-adjusted ratio"),
+    },
+    systems=("air",),
+    parameters=(PM25, PM10, NO2, CO),
+    history_s=45 * 86400,
+)
+def ratio_stability(series: Series, ctx: Context, *, pairs: Sequence[Sequence[str]], recent_days: int, ref_days: int,
+                    min_ref_days: int, min_shift: float | Mapping[str, float], z_threshold: float,
+                    use_neighbours: bool, max_km: float, min_neighbours: int) -> list[Finding]:
+    """Days when a ratio such as PM2.5/PM10 or NO2/CO leaves the station's own seasonal band (XV-02).
+
+    Hourly ``ln((x+c)/(y+c))``, less the same ratio's median over neighbours when
+    ``use_neighbours`` and at least ``min_neighbours`` report both (a regional dust or fog event
+    moves every station's ratio; a tampered channel moves one), reduced to daily medians. The band
+    is the median of the ``ref_days`` before ± max(``min_shift``, ``z_threshold`` robust day-to-day
+    scales — see :func:`~tianlan.qc.fraud.spatial.daily_shifts`); the
+    median of the last ``recent_days`` outside it is SUSPECT — a persistent change, such as one
+    channel's slope or span changed. The finding goes to the channel that moved against its
+    neighbours (the larger neighbour-residual shift), or to the primary of the pair without
+    neighbours, so one episode gives one finding. Score 0.8 at the band edge, 1 at 1.25 × its half-width.
+    """
+    pp = _partner(series.parameter, pairs)
+    half_min = per_parameter(min_shift, series.parameter)
+    if pp is None or half_min is None:
+        return []
+    partner_code, primary = pp
+    partner = _other(ctx, partner_code)
+    if partner is None:
+        return []
+    x = series.values
+    y = aligned(series.times, partner)
+    cx = log_offset(series.parameter, None, x)
+    cy = log_offset(partner_code, None, y)
+    rho = _log(x, cx) - _log(y, cy)
+    nb_ids: list[str] = []
+    adjusted = False
+    if use_neighbours:
+        ratios = []
+        for st, _d, nb_series in select_neighbours(ctx, series.parameter, max_km, 16):
+            other = ctx.neighbours[st].get(partner_code)
+            if other is None:
+                continue
+            ratios.append(_log(aligned(series.times, nb_series), cx) - _log(aligned(series.times, other), cy))
+            nb_ids.append(st)
+        if len(ratios) >= min_neighbours:
+            mat = np.vstack(ratios)
+            nb = np.full(x.shape, np.nan)
+            ok = np.isfinite(mat).sum(axis=0) >= min_neighbours
+            if ok.any():
+                nb[ok] = nanmedian_rows(mat[:, ok].T)
+            rho = rho - nb
+            adjusted = True
+        else:
+            nb_ids = []
+    dm, day = daily_medians(series.times, rho, series.step_s)
+    out: list[Finding] = []
+    for ep in daily_shifts(dm, recent_days=int(recent_days), ref_days=int(ref_days), min_ref_days=int(min_ref_days),
+                           min_shift=half_min, z_threshold=z_threshold, min_scale=0.03):
+        s = int(np.searchsorted(day, ep["first_day"]))
+        e = int(np.searchsorted(day, ep["last_day"] + 1))
+        if e <= s:
+            continue
+        shifts: dict[str, float] = {}
+        culprit = series.parameter if (primary or not adjusted) else partner_code
+        if adjusted:
+            shifts = _residual_shifts(series, partner, ctx, s, e, ref_days, max_km, min_neighbours)
+            if len(shifts) == 2:
+                culprit = max(shifts, key=lambda k: abs(shifts[k]))
+        if culprit != series.parameter:
+            continue
+        half = max(half_min, z_threshold * ep["scale"])
+        out.append(Finding(s, e, Status.SUSPECT, f"XV-02 {series.parameter}/{partner_code} ratio "
+                           + ("above" if ep["sign"] > 0 else "below") + " its seasonal band",
+                           score01(abs(ep["shift"]), half), {
+                               **iso_span(series, s, e), "station": series.station,
+                               "pair": [series.parameter, partner_code],
+                               "inputs": {series.parameter: slice_values(x, s, e), partner_code: slice_values(y, s, e)},
+                               "daily_ratio_ln": slice_values(dm, ep["first_day"], ep["last_day"] + 1, 3),
+                               "band_ln": [round(ep["reference_median"] - half, 3), round(ep["reference_median"] + half, 3)],
+                               "reference_median_ln": round(ep["reference_median"], 3),
+                               "recent_median_ln": round(ep["recent_median"], 3),
+                               "shift_factor": round(float(np.exp(ep["shift"])), 3),
+                               "neighbour_adjusted": adjusted, "neighbours": nb_ids,
+                               "residual_shift_ln": {k: round(v, 3) for k, v in shifts.items()},
+                               "thresholds": {"recent_days": recent_days, "ref_days": ref_days, "min_shift": half_min,
+                                              "z_threshold": z_threshold},
+                           }))
+    return out
+
+
+def _residual_shifts(series: Series, partner: Series, ctx: Context, s: int, e: int, ref_days: float,
+                     max_km: float, min_neighbours: int) -> dict[str, float]:
+    """Median neighbour residual of each channel over [s, e) less its median over the reference days."""
+    out: dict[str, float] = {}
+    t0 = series.times[s] - ref_days * 86400
+    t1 = series.times[s]
+    ref = (series.times >= t0) & (series.times < t1)
+    for ch in (series, Series(series.station, partner.parameter, series.times, aligned(series.times, partner),
+                              step_s=series.step_s)):
+        res = neighbour_residual(ch, ctx, max_km=max_km, max_neighbours=16, min_neighbours=min_neighbours)
+        if res is None:
+            continue
+        r = res["r"]
+        if np.isfinite(r[ref]).sum() < 24 or np.isfinite(r[s:e]).sum() == 0:
+            continue
+        out[ch.parameter] = float(np.nanmedian(r[s:e]) - np.nanmedian(r[ref]))
+    return out
+
+
+# --- XV-03 ------------------------------------------------------------------------------------
+
+
+@detector(
+    "XV-03",
+    name="mist signature",
+    family="xv",
+    targets=["B1 sprayed, misted, covered or blocked PM inlet"],
+    params={
+        "z_threshold": Param(4.5, "robust z", "PM must drop below its neighbours by this many robust scales …"),
+        "sustained_z": Param(3.5, "robust z", "… or by this many for sustained_hours in a row"),
+        "sustained_hours": Param(2.0, "h", "hours a shallower drop must last"),
+        "gas_z_min": Param(-1.5, "robust z", "each gas must stay above this (gases normal)"),
+        "gas_relative": Param(1 / 3, "", "… or above this share of the (weaker) PM drop's z, when lower; 0: off"),
+        "gases": Param([CO, NO2], "", "gases that must stay normal (SO2 is left out: mist scrubs it, §D.2(d))"),
+        "flank_hours": Param(6, "h", "the drop is measured against the median of this many hours each side"),
+        "guard_hours": Param(6, "h", "… and against the flanks beyond this guard (long sprays), the higher of the two"),
+        "require_both_pm": Param(True, "", "PM2.5 and PM10 must both drop where both are measured"),
+        "min_level": Param(0.0, "unit of the value", "ignore hours when the neighbours' PM is below this"),
+        "rh_jump": Param(15.0, "% RH", "a rise of station RH against its neighbours (or its own flanks) by this corroborates"),
+        "max_km": Param(30.0, "km", "neighbour radius"),
+        "min_neighbours": Param(1, "stations", "neighbours with a value needed at an hour (the scale adapts to how"
+                                " noisy the comparison is; cities such as Hengshui have two stations)"),
+        "primary": Param(PM25, "", "with both PM measured, findings go on this one only"),
+    },
+    systems=("air",),
+    parameters=(PM25, PM10),
+    history_s=30 * 86400,
+)
+def mist_signature(series: Series, ctx: Context, *, z_threshold: float, sustained_z: float, sustained_hours: float,
+                   gas_z_min: float, gas_relative: float, gases: Sequence[str], flank_hours: int, guard_hours: int,
+                   require_both_pm: bool, min_level: float, rh_jump: float, max_km: float, min_neighbours: int,
+                   primary: str) -> list[Finding]:
+    """Hours when PM drops against the neighbours while the gases do not (catalogue XV-03).
+
+    For each channel the neighbour residual ``r = ln(x+c) − median ln(y_k+c)`` is compared with
+    its median over the ``flank_hours`` before and after (for PM also over the flanks beyond a
+    ``guard_hours`` gap, the higher of the two, so a long spray does not hide in its own reference):
+    ``s = r − reference`` catches the abrupt onset and recovery of a spray and removes the station's
+    usual offset from its neighbours. ``s`` is standardised per quantile bin of the neighbours'
+    level (log residuals are noisier in clean air than in haze). An hour is flagged when PM2.5 and
+    PM10 both have ``z < −z_threshold`` — or ``z < −sustained_z`` for ``sustained_hours`` in a row
+    (analyser glitches are single hours; sprays last) — and every available gas of ``gases`` has
+    ``z`` above ``gas_z_min`` (or above ``gas_relative`` × the PM z when that is lower: a gust
+    dilutes everything a little, a spray only PM). This is the D.2(d) rule: single-signal
+    neighbour tests are swamped by local effects, corroboration across pollutants gives about 8×
+    precision. A rise of RH (when measured) by ``rh_jump`` corroborates. At least one gas is needed;
+    with both PM measured the finding goes on ``primary`` only. SUSPECT; score 0.8 when the run's
+    median PM z just reaches its threshold, 1 at 1.25 × it; an RH jump counts ×1.25.
+    """
+    pm_codes = (PM25, PM10)
+    if series.parameter not in pm_codes:
+        return []
+    other_code = PM10 if series.parameter == PM25 else PM25
+    other = _other(ctx, other_code)
+    if series.parameter != primary and other is not None and other_code == primary:
+        return []
+    gas_series = [(g, gs) for g in gases if (gs := _other(ctx, g)) is not None]
+    if not gas_series:
+        return []
+    flank = steps(flank_hours, series.step_s)
+
+    guard = steps(guard_hours, series.step_s) if guard_hours > 0 else 0
+
+    def channel(s: Series, pm: bool = True) -> dict[str, Any] | None:
+        res = neighbour_residual(s, ctx, max_km=max_km, max_neighbours=8, min_neighbours=min_neighbours)
+        if res is None:
+            return None
+        level = np.exp(res["nb_log_median"]) - res["offset"]
+        ref = flank_median(res["r"], flank)
+        if pm and guard:
+            # a spray longer than the flanks pulls the near reference down with it; the far flanks
+            # (beyond the guard) still see the normal level: for a drop, the higher reference is the clean one
+            ref = np.fmax(ref, flank_median(res["r"], flank, guard=guard))
+        step = res["r"] - ref
+        res["z"], res["zscale"] = binned_robust_z(step, level)
+        res["step"], res["level"] = step, level
+        return res
+
+    own = channel(series)
+    if own is None:
+        return []
+    used: dict[str, dict[str, Any]] = {series.parameter: own}
+    if other is not None:
+        o = channel(Series(series.station, other_code, series.times, aligned(series.times, other), step_s=series.step_s))
+        if o is not None:
+            used[other_code] = o
+        elif require_both_pm:
+            return []
+    # the weaker of the two PM drops (z < 0): a gas may fall a little with it (a local gust dilutes
+    # everything a bit) but much less than PM — by at most gas_relative of the PM drop
+    pm_z = np.maximum(own["z"], used[other_code]["z"]) if other_code in used else own["z"]  # NaN if either is
+    gas_floor = np.fmin(gas_z_min, gas_relative * pm_z) if gas_relative > 0 else np.full(pm_z.shape, gas_z_min)
+    gas_ok = np.ones(pm_z.shape, dtype=bool)
+    n_gas = 0
+    for g, gs in gas_series:
+        res = channel(Series(series.station, g, series.times, aligned(series.times, gs), step_s=series.step_s), pm=False)
+        if res is None:
+            continue
+        n_gas += 1
+        used[g] = res
+        with np.errstate(invalid="ignore"):
+            gas_ok &= ~(res["z"] <= gas_floor)  # a missing gas hour does not veto
+    if n_gas == 0:
+        return []
+    with np.errstate(invalid="ignore"):
+        mask = (pm_z < -z_threshold) & gas_ok
+        # a drop held for hours is rarer in clean data than a single deep hour (analyser glitches are
+        # single hours), so a sustained one may be shallower
+        held = (pm_z < -sustained_z) & gas_ok
+    n_held = steps(sustained_hours, series.step_s)
+    for a, b in runs(held, n_held):
+        mask[a:b] |= held[a:b]
+    if min_level > 0:
+        with np.errstate(invalid="ignore"):
+            mask &= own["level"] >= min_level
+    rh = _rh_step(series, ctx, flank, max_km)
+    out = []
+    for s, e in runs(mask, 1, steps(1, series.step_s), ~np.isfinite(own["z"])):
+        zs = pm_z[s:e][mask[s:e]]
+        depth = float(-np.median(zs))
+        effect = max(depth / z_threshold, depth / sustained_z if zs.size >= n_held else 0.0)
+        rh_rise = float(np.nanmax(rh[s:e])) if rh is not None and np.isfinite(rh[s:e]).any() else None
+        if rh_rise is not None and rh_rise >= rh_jump:
+            effect *= 1.25
+        score = score01(effect, 1.0)
+        a, b = max(0, s - flank), min(len(series), e + flank)
+        out.append(Finding(s, e, Status.SUSPECT, "XV-03 PM suppressed against neighbours while gases normal", score, {
+            **iso_span(series, s, e), "station": series.station,
+            "context_window": iso_span(series, a, b),
+            "inputs": {code: slice_values(np.exp(res["r"] + res["nb_log_median"]) - res["offset"], a, b)
+                       for code, res in used.items()},
+            "neighbour_median": {code: slice_values(np.exp(res["nb_log_median"]) - res["offset"], a, b)
+                                 for code, res in used.items()},
+            "neighbours": {code: [{"station": st, "distance_km": d, "values": slice_values(res["matrix"][k], a, b)}
+                                  for k, (st, d) in enumerate(zip(res["ids"], res["distances"], strict=True))]
+                           for code, res in used.items() if code in pm_codes},
+            "drop_ln": {code: slice_values(res["step"], s, e, 3) for code, res in used.items()},
+            "z": {code: slice_values(res["z"], s, e, 2) for code, res in used.items()},
+            "rh_rise": None if rh_rise is None else round(rh_rise, 1),
+            "thresholds": {"z_threshold": z_threshold, "sustained_z": sustained_z, "sustained_hours": sustained_hours,
+                           "gas_z_min": gas_z_min, "gas_relative": gas_relative, "flank_hours": flank_hours,
+                           "rh_jump": rh_jump, "min_level": min_level, "gases": list(gases)},
+        }))
+    return out
+
+
+def _rh_step(series: Series, ctx: Context, flank: int, max_km: float) -> np.ndarray | None:
+    """RH rise (points) at the station against its neighbours' median, relative to the flank hours."""
+    own = _other(ctx, RH)
+    if own is None:
+        return None
+    rh = aligned(series.times, own)
+    nbs = [aligned(series.times, by[RH]) for st, by in ctx.neighbours.items()
+           if RH in by and (ctx.distances_km.get(st) is None or ctx.distances_km[st] <= max_km)]
+    if nbs:
+        mat = np.vstack(nbs)
+        med = np.full(rh.shape, np.nan)
+        ok = np.isfinite(mat).any(axis=0)
+        if ok.any():
+            med[ok] = nanmedian_rows(mat[:, ok].T)
+        rh = rh - med
+    return rh - flank_median(rh, flank)
+
+
+# --- XV-04 ------------------------------------------------------------------------------------
+
+
+def _lockstep_score(r: float, min_corr: float) -> float:
+    return round(float(min(1.0, 0.8 + 0.2 * (r - min_corr) / max(1.0 - min_corr, 1e-9))), 4)
+
+
+def _quantum(v: np.ndarray) -> float:
+    """Resolution of a transmitted series: the smallest step between distinct values (≥ 1e-6)."""
+    u = np.unique(v[np.isfinite(v)])
+    if u.size < 2:
+        return 0.0
+    dif = np.diff(u)
+    dif = dif[dif > 1e-9]
+    return float(max(dif.min(), 1e-6)) if dif.size else 0.0
+
+
+def _block_means(v: np.ndarray, per: int) -> np.ndarray:
+    """Means of consecutive blocks of ``per`` elements (NaN-aware; the tail block may be short)."""
+    n = (v.size + per - 1) // per
+    g = np.full(n * per, np.nan)
+    g[:v.size] = v
+    m = g.reshape(n, per)
+    cnt = np.isfinite(m).sum(axis=1)
+    with np.errstate(invalid="ignore"):
+        return np.where(cnt > 0, np.nansum(m, axis=1) / np.maximum(cnt, 1), np.nan)
+
+
+def _rolling_count(mask: np.ndarray, w: int) -> np.ndarray:
+    """How many of the ``w`` elements ending at each element are true."""
+    c = np.concatenate([[0], np.cumsum(mask.astype(np.int64))])
+    i = np.arange(1, mask.size + 1)
+    return c[i] - c[np.maximum(i - w, 0)]
+
+
+def _rolling_corr(x: np.ndarray, y: np.ndarray, w: int, min_points: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pearson r, least-squares slope of y on x and RMS residual of that fit, over the ``w``
+    elements ending at each element (NaN with fewer than ``min_points`` pairs or no variance)."""
+    ok = np.isfinite(x) & np.isfinite(y)
+    xs = np.where(ok, x, 0.0)
+    ys = np.where(ok, y, 0.0)
+    # centre by the overall mean for numerical stability of the cumulative sums
+    if ok.any():
+        xs = np.where(ok, xs - xs[ok].mean(), 0.0)
+        ys = np.where(ok, ys - ys[ok].mean(), 0.0)
+
+    def roll(a: np.ndarray) -> np.ndarray:
+        c = np.concatenate([[0.0], np.cumsum(a)])
+        idx = np.arange(1, a.size + 1)
+        return c[idx] - c[np.maximum(idx - w, 0)]
+
+    n = roll(ok.astype(np.float64))
+    sx, sy = roll(xs), roll(ys)
+    sxx, syy, sxy = roll(xs * xs), roll(ys * ys), roll(xs * ys)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cov = sxy - sx * sy / n
+        vx = sxx - sx * sx / n
+        vy = syy - sy * sy / n
+        r = cov / np.sqrt(vx * vy)
+        slope = cov / vx
+        rms = np.sqrt(np.maximum(vy - cov * slope, 0.0) / n)
+    bad = (n < min_points) | ~(vx > 0) | ~(vy > 0)
+    r[bad] = slope[bad] = rms[bad] = np.nan
+    return r, slope, rms
+
+
+@detector(
+    "XV-04",
+    name="unrelated-channel lockstep",
+    family="xv",
+    targets=["B4 signal substitution (one signal wired into several channels)", "B4 simulated data",
+             "B4 series copied from another station"],
+    history_s=3 * 86400,
+    params={
+        "window_hours": Param(24.0, "h", "rolling window"),
+        "min_coverage": Param(0.75, "fraction", "share of the window with both values present"),
+        "min_corr": Param(0.995, "Pearson r", "|r| of the values at least this …"),
+        "min_agreement": Param(0.9, "fraction", "… and of the steps where both change, this share change the same way"
+                               " (one shared front or start-up makes |r| high; the noise around it agrees half the time) …"),
+        "max_shape_diff": Param(0.2, "z units", "… and the z-normalised shapes differ nowhere by more than this"),
+        "min_moves": Param(0.5, "fraction", "both series must change (by a resolution step) in this share of the"
+                           " window: a shared front followed by two flat tails is not lockstep"),
+        "affine_tolerance": Param(1.0, "resolution steps", "an affine fit within this many transmission steps is exact"),
+        "min_levels": Param(5.0, "resolution steps", "exactness needs each series to spread (std) over this many steps"),
+        "related": Param([sorted(p) for p in RELATED], "", "pairs that may legitimately move together"),
+        "neighbours": Param(True, "", "also compare with the same parameter at neighbouring stations (exact copies)"),
+        "max_km": Param(50.0, "km", "neighbour radius for copies"),
+    },
+)
+def lockstep(series: Series, ctx: Context, *, window_hours: float, min_coverage: float, min_corr: float,
+             min_agreement: float, max_shape_diff: float, min_moves: float, affine_tolerance: float, min_levels: float,
+             related: Sequence[Sequence[str]], neighbours: bool, max_km: float) -> list[Finding]:
+    """Windows in which the series moves in lockstep with a channel it should be independent of (XV-04).
+
+    Compared with every other parameter of the station (except ``related`` pairs and the series'
+    own converted value). A window is SUSPECT when the values correlate with ``|r| ≥ min_corr``,
+    both series change (by a transmission step) together in at least ``min_moves`` of the steps and
+    in the same direction (opposite for r < 0) in ``min_agreement`` of those, and the
+    z-normalised shapes agree within ``max_shape_diff``
+    everywhere — the manganese-plant case (§A.7): PM, flow and flue temperature identical because
+    one signal fed all three. It is FAIL when an affine fit ``y = a + b·x``
+    holds to within ``affine_tolerance`` transmission steps while both series spread over at least
+    ``min_levels`` steps: two real analysers never agree to the last digit for a day. With
+    ``neighbours`` the same parameter at nearby stations is compared too, but only a verbatim copy
+    counts (equal within half a transmission step, for a day): neighbours share the weather — a
+    city's O3 curves correlate at r > 0.995 and coarse CO steps line up by chance.
+    Flat windows are skipped (TMP-03's finding). A pair of channels of one station is reported
+    once, on the code that sorts first. Score 1 for an exact relation; otherwise 0.8 at ``min_corr``
+    rising to 1 at r = 1.
+    """
+    rel = {frozenset(p) for p in related}
+    code = series.parameter
+    base = code.split(":")[0]
+    w = steps(window_hours, series.step_s)
+    min_points = max(3, int(np.ceil(min_coverage * w)))
+    stride = max(1, w // 24)  # minute data: test one window per hour
+    x = series.values
+    dx = np.concatenate([[np.nan], np.diff(x)])
+    qx = _quantum(x)
+    cands: list[tuple[str, str | None, np.ndarray]] = []
+    for other_code, other in ctx.series.items():
+        ob = other_code.split(":")[0]
+        if other_code == code or ob == base or frozenset({base, ob}) in rel or len(other) == 0:
+            continue
+        if other_code < code:  # the pair is reported once, on the code that sorts first
+            continue
+        cands.append((other_code, None, aligned(series.times, other)))
+    if neighbours:
+        for st, _d, nb_series in select_neighbours(ctx, code, max_km, 8):
+            cands.append((code, st, aligned(series.times, nb_series)))
+    thresholds = {"window_hours": window_hours, "min_corr": min_corr, "min_agreement": min_agreement, "min_moves": min_moves,
+                  "max_shape_diff": max_shape_diff, "affine_tolerance": affine_tolerance, "min_levels": min_levels}
+    out: list[Finding] = []
+    per = 3600 // max(series.step_s, 1)
+    coarse = per > 1 and w // per >= 6
+    if coarse:  # minute data: a pair not near-lockstep in hourly means cannot be in minute values
+        xh = _block_means(x, per)
+        wh = w // per
+    for other_code, station, y in cands:
+        if coarse:
+            rh, _, _ = _rolling_corr(xh, _block_means(y, per), wh, max(3, int(np.ceil(min_coverage * wh))))
+            with np.errstate(invalid="ignore"):
+                if not (np.abs(rh) >= min_corr - 0.01).any():
+                    continue
+        r, slope, rms = _rolling_corr(x, y, w, min_points)
+        with np.errstate(invalid="ignore"):
+            if not (np.abs(r) >= min_corr).any():
+                continue
+        qy = _quantum(y)
+        dy = np.concatenate([[np.nan], np.diff(y)])
+        with np.errstate(invalid="ignore"):
+            moved = (np.abs(dx) >= max(qx, 1e-9)) & (np.abs(dy) >= max(qy, 1e-9))
+            same = moved & (dx * dy > 0)
+            n_moves = _rolling_count(moved, w)
+            # agreement with the window's own direction: changes the same way for r > 0, opposite for r < 0
+            n_agree = np.where(np.nan_to_num(r) >= 0, _rolling_count(same, w), n_moves - _rolling_count(same, w))
+            hot = (np.abs(r) >= min_corr) & (n_moves >= min_moves * w) & (n_agree >= min_agreement * n_moves)
+            if station is not None:  # only an exact relation counts: its RMS residual is within the tolerance too
+                hot &= rms <= affine_tolerance * (qy + np.abs(slope) * qx) / 2.0 + 1e-9
+        hot[np.arange(hot.size) % stride != (hot.size - 1) % stride] = False
+        if not hot.any():
+            continue
+        cover = np.zeros(x.size, dtype=bool)
+        exact_cover = np.zeros(x.size, dtype=bool)
+        for k in np.flatnonzero(hot):  # the window ending at k is [k − w + 1, k + 1)
+            a0 = max(0, k - w + 1)
+            xx, yy = x[a0:k + 1], y[a0:k + 1]
+            ok = np.isfinite(xx) & np.isfinite(yy)
+            xx, yy = xx[ok], yy[ok]
+            sx, sy = float(xx.std()), float(yy.std())
+            if sx <= max(qx, 1e-9) or sy <= max(qy, 1e-9):
+                continue
+            b, a = np.polyfit(xx, yy, 1)
+            resid = float(np.max(np.abs(yy - (a + b * xx))))
+            exact = (resid <= affine_tolerance * (qy + abs(b) * qx) / 2.0 + 1e-9
+                     and sx >= min_levels * qx and sy >= min_levels * qy)
+            if station is not None:
+                # a copy from another station is verbatim (slope 1, no offset); coarse neighbours that
+                # share the weather (CO in 0.1 mg/m³ steps) can be affine within a step by chance
+                exact = exact and float(np.max(np.abs(yy - xx))) <= max(qx, qy) / 2.0 + 1e-9
+            zx, zy = (xx - xx.mean()) / sx, (yy - yy.mean()) / sy
+            same_shape = float(np.max(np.abs(zx - np.sign(r[k]) * zy))) <= max_shape_diff
+            if exact or (station is None and same_shape):
+                cover[a0:k + 1] = True
+                exact_cover[a0:k + 1] |= exact
+        what = f"{station}/{other_code}" if station else other_code
+        for s, e in runs(cover, min(w, min_points)):
+            ok = np.isfinite(x[s:e]) & np.isfinite(y[s:e])
+            xx, yy = x[s:e][ok], y[s:e][ok]
+            rr = float(np.corrcoef(xx, yy)[0, 1])
+            b, a = np.polyfit(xx, yy, 1)
+            resid = float(np.max(np.abs(yy - (a + b * xx))))
+            exact = bool(exact_cover[s:e].any())
+            out.append(Finding(s, e, Status.FAIL if exact else Status.SUSPECT,
+                               f"XV-04 {code} {'copies' if station else 'moves in lockstep with'} {what}"
+                               + (" (exact affine relation)" if exact else ""),
+                               1.0 if exact else _lockstep_score(abs(rr), min_corr), {
+                                   **iso_span(series, s, e), "station": series.station,
+                                   "channels": [code, other_code], "other_station": station,
+                                   "inputs": {code: slice_values(x, s, e), what: slice_values(y, s, e)},
+                                   "corr": round(rr, 6),
+                                   "affine": {"intercept": round(float(a), 6), "slope": round(float(b), 6),
+                                              "max_residual": round(resid, 6)},
+                                   "resolution": {code: qx, what: qy}, "exact": exact, "thresholds": thresholds,
+                               }))
+    out.sort(key=lambda f: f.start)
+    return out

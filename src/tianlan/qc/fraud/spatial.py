@@ -1,0 +1,505 @@
+"""Spatial consistency: a station against its neighbours (catalogue SPA-01, qc_fraud.md §F).
+
+Also home of the small array helpers the other falsification families share (alignment of
+another series on the checked series' times, runs of a condition, robust rolling baselines,
+evidence slices): they are pure NumPy and never change data.
+
+Residual convention: ``r = ln(x + c) − median_k ln(y_k + c)`` where ``x`` is the station's value,
+``y_k`` the neighbours' values at the same hour and ``c`` a per-parameter offset that keeps values
+near the detection limit from producing huge log ratios (D.2(d) uses the same log-ratio residual).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from tianlan.qc.core import Context, Finding, Param, Series, Status, detector
+
+#: Offsets ``c`` of the log residual, in the unit of each parameter (µg/m³, CO mg/m³): about the
+#: resolution of the analyser at the low end, so that 2 → 4 µg/m³ is not read as a doubling.
+LOG_OFFSETS: dict[str, float] = {
+    "a34004": 5.0,  # PM2.5
+    "a34002": 10.0,  # PM10
+    "a21026": 10.0,  # SO2: 1 µg/m³ resolution at summer levels of 5–10 µg/m³
+    "a21004": 10.0,  # NO2
+    "a05024": 40.0,  # O3: night-time titration to a few µg/m³ at one site is chemistry, not an anomaly
+    "a21005": 0.4,  # CO, mg/m³: 0.1 mg/m³ resolution at the usual 0.4–1.0 mg/m³
+}
+
+_EVIDENCE_MAX = 72  # at most this many values of a slice go into an evidence payload
+
+
+# --- shared helpers ----------------------------------------------------------------------------
+
+
+def aligned(times: np.ndarray, other: Series | None, shift_s: int = 0) -> np.ndarray:
+    """Values of ``other`` at exactly ``times − shift_s`` (NaN where ``other`` has no value there)."""
+    out = np.full(times.shape, np.nan)
+    if other is None or len(other) == 0:
+        return out
+    want = times - shift_s
+    idx = np.clip(np.searchsorted(other.times, want), 0, len(other) - 1)
+    hit = other.times[idx] == want
+    out[hit] = other.values[idx[hit]]
+    return out
+
+
+def runs(mask: np.ndarray, min_len: int = 1, max_gap: int = 0, gap_ok: np.ndarray | None = None) -> list[tuple[int, int]]:
+    """Index ranges [start, end) where ``mask`` holds for at least ``min_len`` counted elements.
+
+    Elements where ``gap_ok`` is true (typically: the value is missing) may interrupt a run for up
+    to ``max_gap`` consecutive elements without breaking it; they are not counted towards
+    ``min_len``. Runs start and end on an element where ``mask`` holds.
+    """
+    mask = np.asarray(mask, dtype=bool)
+    n = mask.size
+    if n == 0 or not mask.any():
+        return []
+    gap = np.zeros(n, dtype=bool) if gap_ok is None else (np.asarray(gap_ok, dtype=bool) & ~mask)
+    out: list[tuple[int, int]] = []
+    idx = np.flatnonzero(mask)
+    start = prev = int(idx[0])
+    count = 1
+    for i in idx[1:]:
+        i = int(i)
+        between = i - prev - 1
+        if between == 0 or (between <= max_gap and gap[prev + 1:i].all()):
+            prev = i
+            count += 1
+            continue
+        if count >= min_len:
+            out.append((start, prev + 1))
+        start = prev = i
+        count = 1
+    if count >= min_len:
+        out.append((start, prev + 1))
+    return out
+
+
+def nanmedian_rows(m: np.ndarray) -> np.ndarray:
+    """Median of each row of ``m`` ignoring NaN (NaN for a row without values); sort-based, fast."""
+    if m.ndim != 2 or m.shape[1] == 0:
+        return np.full(m.shape[0] if m.ndim else 0, np.nan)
+    srt = np.sort(m, axis=1)  # NaN sorts last
+    k = np.isfinite(m).sum(axis=1)
+    rows = np.arange(m.shape[0])
+    lo = np.clip((k - 1) // 2, 0, m.shape[1] - 1)
+    hi = np.clip(k // 2, 0, m.shape[1] - 1)
+    out = 0.5 * (srt[rows, lo] + srt[rows, hi])
+    out[k == 0] = np.nan
+    return out
+
+
+def grid_index(times: np.ndarray, step_s: int) -> tuple[np.ndarray, int]:
+    """Position of each time on the regular grid of step ``step_s`` from the first time; grid length."""
+    if times.size == 0:
+        return np.empty(0, dtype=np.int64), 0
+    idx = np.rint((times - times[0]) / max(step_s, 1)).astype(np.int64)
+    return idx, int(idx[-1]) + 1
+
+
+def windows(g: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
+    """Rows ``g[start:start + width]`` for each start (NaN outside ``g``), as a (len(starts), width) view."""
+    pad = np.concatenate([np.full(width, np.nan), g, np.full(width, np.nan)])
+    w = np.lib.stride_tricks.sliding_window_view(pad, width)
+    return w[np.clip(starts + width, 0, w.shape[0] - 1)]
+
+
+def rolling_robust(times: np.ndarray, r: np.ndarray, window_s: float, *, step_s: int = 3600, knot_s: float = 86400.0,
+                   min_count: int = 48, min_scale: float = 0.0,
+                   trailing_guard_s: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Rolling median and robust scale (1.4826·MAD) of ``r``, per element.
+
+    Evaluated at knots every ``knot_s`` seconds over windows of ``window_s`` centred on each knot
+    (clipped to the data: near the ends, and in streaming use, the window is one-sided) — or, with
+    ``trailing_guard_s``, over the ``window_s`` that end that long before the knot (only the past,
+    so a persistent change does not join its own baseline at once) — then interpolated linearly to
+    each element. A knot with fewer than ``min_count`` finite values has no baseline (NaN). The
+    scale is at least ``min_scale``.
+    """
+    n = r.size
+    med = np.full(n, np.nan)
+    scale = np.full(n, np.nan)
+    if n == 0:
+        return med, scale
+    idx, size = grid_index(times, step_s)
+    g = np.full(size, np.nan)
+    g[idx] = r
+    width = max(1, int(round(window_s / max(step_s, 1))))
+    kstep = max(1, int(round(knot_s / max(step_s, 1))))
+    kpos = np.arange(0, size + kstep - 1, kstep)
+    if trailing_guard_s is None:
+        rows = windows(g, kpos - width // 2, width)
+    else:
+        rows = windows(g, kpos - int(round(trailing_guard_s / max(step_s, 1))) - width, width)
+    count = np.isfinite(rows).sum(axis=1)
+    km = nanmedian_rows(rows)
+    ks = np.maximum(1.4826 * nanmedian_rows(np.abs(rows - km[:, None])), min_scale)
+    ok = (count >= min_count) & np.isfinite(km)
+    if not ok.any():
+        return med, scale
+    kk = kpos[ok].astype(np.float64)
+    pos = idx.astype(np.float64)
+    med = np.interp(pos, kk, km[ok])
+    scale = np.interp(pos, kk, ks[ok])
+    # no baseline across long stretches without knots (e.g. a month-long outage)
+    j = np.clip(np.searchsorted(kk, pos), 0, kk.size - 1)
+    nearest = np.minimum(np.abs(kk[j] - pos), np.abs(kk[np.maximum(j - 1, 0)] - pos))
+    far = nearest > (width / 2.0 if trailing_guard_s is None else kstep)
+    med[far] = np.nan
+    scale[far] = np.nan
+    return med, scale
+
+
+def flank_median(r: np.ndarray, flank: int, *, guard: int = 0, min_count: int | None = None) -> np.ndarray:
+    """Median of ``r`` over the ``flank`` elements before and the ``flank`` after each element, leaving
+    out ``guard`` elements on each side (and the element itself): the local reference an episode is
+    measured against. Fewer than ``min_count`` (default ``flank // 2``) finite flank values: NaN.
+    At the end of a stream only the past is used."""
+    n = r.size
+    out = np.full(n, np.nan)
+    if n == 0 or flank < 1:
+        return out
+    half = flank + guard
+    pad = np.concatenate([np.full(half, np.nan), r, np.full(half, np.nan)])
+    w = np.lib.stride_tricks.sliding_window_view(pad, 2 * half + 1)
+    ref = np.concatenate([w[:, :flank], w[:, 2 * half + 1 - flank:]], axis=1)
+    count = np.isfinite(ref).sum(axis=1)
+    ok = count >= (max(1, flank // 2) if min_count is None else min_count)
+    out[ok] = nanmedian_rows(ref[ok])
+    return out
+
+
+def binned_robust_z(x: np.ndarray, level: np.ndarray, *, bins: int = 4, min_count: int = 50,
+                    min_scale: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Robust z of ``x`` with a centre and scale per quantile bin of ``level``; also the scale used.
+
+    Log residuals are noisier at low concentrations than in a regional haze, so one scale for all
+    hours would under-alarm at high levels and over-alarm at low ones. Bins with fewer than
+    ``min_count`` finite values use the pooled centre and scale.
+    """
+    z = np.full(x.shape, np.nan)
+    sc = np.full(x.shape, np.nan)
+    ok = np.isfinite(x)
+    if ok.sum() < min_count:
+        return z, sc
+
+    def centre_scale(v: np.ndarray) -> tuple[float, float]:
+        m = float(np.median(v))
+        return m, max(1.4826 * float(np.median(np.abs(v - m))), min_scale)
+
+    pooled = centre_scale(x[ok])
+    lv = np.where(np.isfinite(level), level, np.nan)
+    fin = np.isfinite(lv) & ok
+    edges = np.quantile(lv[fin], np.linspace(0, 1, bins + 1)[1:-1]) if fin.sum() >= bins * min_count else np.array([])
+    b = np.digitize(np.nan_to_num(lv, nan=-np.inf), edges) if edges.size else np.zeros(x.shape, dtype=int)
+    for k in range(int(edges.size) + 1):
+        sel = b == k
+        v = x[sel & ok]
+        m, s = centre_scale(v) if v.size >= min_count else pooled
+        z[sel] = (x[sel] - m) / s
+        sc[sel] = s
+    return z, sc
+
+
+def trailing_median(x: np.ndarray, width: int, *, min_count: int | None = None) -> np.ndarray:
+    """Median of ``x`` over the ``width`` elements ending at each element (itself included);
+    fewer than ``min_count`` (default ``width // 2``) finite values: NaN."""
+    n = x.size
+    out = np.full(n, np.nan)
+    if n == 0 or width < 1:
+        return out
+    pad = np.concatenate([np.full(width - 1, np.nan), x])
+    w = np.lib.stride_tricks.sliding_window_view(pad, width)
+    ok = np.isfinite(w).sum(axis=1) >= (max(1, width // 2) if min_count is None else min_count)
+    out[ok] = nanmedian_rows(w[ok])
+    return out
+
+
+def daily_medians(times: np.ndarray, x: np.ndarray, step_s: int, *, min_fraction: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Median of ``x`` per 24-h day counted from the first time, and each element's day index.
+
+    A day with fewer than ``min_fraction`` of its expected values finite has no median (NaN).
+    """
+    if x.size == 0:
+        return np.empty(0), np.empty(0, dtype=np.int64)
+    idx, size = grid_index(times, step_s)
+    per_day = max(1, int(round(86400 / max(step_s, 1))))
+    nd = (size + per_day - 1) // per_day
+    g = np.full(nd * per_day, np.nan)
+    g[idx] = x
+    m = g.reshape(nd, per_day)
+    out = nanmedian_rows(m)
+    out[np.isfinite(m).sum(axis=1) < max(1, int(min_fraction * per_day))] = np.nan
+    return out, idx // per_day
+
+
+def daily_shifts(dm: np.ndarray, *, recent_days: int, ref_days: int, min_ref_days: int, min_shift: float,
+                 z_threshold: float, min_scale: float) -> list[dict[str, Any]]:
+    """Persistent level shifts of a daily series against its own trailing reference.
+
+    At each day ``j`` the median of the last ``recent_days`` daily values is compared with the
+    median of the ``ref_days`` before them (the station's own recent season — only the past, so a
+    change that persists does not hide in its own baseline). A day qualifies when the shift is at
+    least ``min_shift`` and at least ``z_threshold`` robust scales. The scale is the day-to-day
+    one, 1.4826·MAD of the reference's successive differences / √2 (floored at ``min_scale``):
+    unlike the MAD of the levels it does not swell when the reference window itself straddles an
+    earlier change. Consecutive qualifying days of one sign are merged; each episode is returned
+    with its day range [first, last] (the recent window of the first qualifying day to the last
+    qualifying day), the largest shift and the reference statistics.
+    """
+    nd = dm.size
+    if nd == 0:
+        return []
+    span = recent_days + ref_days
+    rows = windows(dm, np.arange(nd) + 1 - span, span)  # row j: days [j + 1 − span, j + 1)
+    ref, cur = rows[:, :ref_days], rows[:, ref_days:]
+    m_ref = nanmedian_rows(ref)
+    m_cur = nanmedian_rows(cur)
+    dref = np.diff(ref, axis=1)
+    sd = np.maximum(1.4826 * nanmedian_rows(np.abs(dref - nanmedian_rows(dref)[:, None])) / np.sqrt(2.0), min_scale)
+    shift = m_cur - m_ref
+    enough = (np.isfinite(cur).sum(axis=1) >= max(2, int(np.ceil(0.7 * recent_days)))) & \
+             (np.isfinite(ref).sum(axis=1) >= min_ref_days)
+    with np.errstate(invalid="ignore"):
+        hit = enough & (np.abs(shift) >= min_shift) & (np.abs(shift) >= z_threshold * sd)
+    flags = np.where(hit, np.sign(shift), 0).astype(np.int8)
+    out: list[dict[str, Any]] = []
+    j = 0
+    while j < nd:
+        if flags[j] == 0:
+            j += 1
+            continue
+        sign = flags[j]
+        k = j
+        while k + 1 < nd and flags[k + 1] == sign:
+            k += 1
+        best = j + int(np.argmax(np.abs(shift[j:k + 1])))
+        out.append({"first_day": max(0, j - recent_days + 1), "last_day": k, "shift": float(shift[best]),
+                    "scale": float(sd[best]), "reference_median": float(m_ref[best]),
+                    "recent_median": float(m_cur[best]), "sign": int(sign)})
+        j = k + 1
+    return out
+
+
+def score01(effect: float, threshold: float) -> float:
+    """Evidence score on the alarm policy's [0, 1] scale: 0.8 when ``effect`` just reaches its
+    ``threshold`` (a level-2 alarm by the default policy), rising linearly to 1 at 1.25 × it."""
+    if not threshold > 0 or not np.isfinite(effect):
+        return 1.0 if np.isfinite(effect) else 0.0
+    return round(float(min(1.0, max(0.0, 0.8 * effect / threshold))), 4)
+
+
+def per_parameter(value: float | Mapping[str, float] | None, code: str) -> float | None:
+    """A setting given as one number or per parameter (``{"a34004": 0.25, "*": 0.4}``; ``*`` = others)."""
+    if isinstance(value, Mapping):
+        got = value.get(code, value.get(code.split(":")[0], value.get("*")))
+        return None if got is None else float(got)
+    return None if value is None else float(value)
+
+
+def slice_values(values: np.ndarray, start: int, end: int, digits: int = 4) -> list[float | None]:
+    """``values[start:end]`` (at most the first 72) as JSON-ready floats, None for missing."""
+    v = values[start:min(end, start + _EVIDENCE_MAX)]
+    return [None if not np.isfinite(x) else round(float(x), digits) for x in v]
+
+
+def iso_span(series: Series, start: int, end: int) -> dict[str, int]:
+    """The UTC epoch-second span [start, end) of an index range, for evidence payloads."""
+    return {"start_utc": int(series.times[start]), "end_utc": int(series.times[end - 1]) + int(series.step_s)}
+
+
+def steps(hours: float, step_s: int) -> int:
+    """Number of records of a series with step ``step_s`` covering ``hours`` (at least 1)."""
+    return max(1, int(round(hours * 3600.0 / max(step_s, 1))))
+
+
+def select_neighbours(ctx: Context, code: str, max_km: float, max_neighbours: int) -> list[tuple[str, float | None, Series]]:
+    """Neighbours that report ``code``, nearest first, within ``max_km`` where the distance is known.
+
+    A neighbour whose distance the context does not give is kept (the runner chose it) and sorted
+    last; evidence shows its distance as None.
+    """
+    out: list[tuple[str, float | None, Series]] = []
+    for st, by_code in ctx.neighbours.items():
+        if st == ctx.station or code not in by_code:
+            continue
+        d = ctx.distances_km.get(st)
+        if d is not None and float(d) > max_km:
+            continue
+        out.append((st, None if d is None else float(d), by_code[code]))
+    out.sort(key=lambda x: (x[1] is None, x[1] or 0.0, x[0]))
+    return out[:max_neighbours]
+
+
+def log_offset(code: str, offsets: Mapping[str, float] | None, values: np.ndarray) -> float:
+    """The log offset ``c`` of ``code``: configured, else :data:`LOG_OFFSETS`, else 5 % of the median."""
+    if offsets and code in offsets:
+        return float(offsets[code])
+    if code in LOG_OFFSETS:
+        return LOG_OFFSETS[code]
+    fin = values[np.isfinite(values)]
+    return max(float(np.median(np.abs(fin))) * 0.05, 1e-6) if fin.size else 1.0
+
+
+def neighbour_residual(series: Series, ctx: Context, *, max_km: float, max_neighbours: int, min_neighbours: int,
+                       offsets: Mapping[str, float] | None = None) -> dict[str, Any] | None:
+    """Log residual of the station against the median of its neighbours, hour by hour.
+
+    Returns None when fewer than ``min_neighbours`` neighbours report the parameter; else a dict
+    with ``r`` (residual, NaN where the station or too few neighbours have a value), ``nb_log_median``,
+    ``matrix`` (neighbour values aligned on the series' times), ``ids``, ``distances`` and ``offset``.
+    """
+    nbs = select_neighbours(ctx, series.parameter, max_km, max_neighbours)
+    if len(nbs) < min_neighbours:
+        return None
+    c = log_offset(series.parameter, offsets, series.values)
+    mat = np.vstack([aligned(series.times, s) for _, _, s in nbs])
+    with np.errstate(invalid="ignore"):
+        logs = np.log(np.where(mat > -c, mat, np.nan) + c)
+    count = np.isfinite(logs).sum(axis=0)
+    med = np.full(series.values.shape, np.nan)
+    enough = count >= min_neighbours
+    med[enough] = nanmedian_rows(logs[:, enough].T)
+    with np.errstate(invalid="ignore"):
+        own = np.log(np.where(series.values > -c, series.values, np.nan) + c)
+    return {"r": own - med, "nb_log_median": med, "matrix": mat, "ids": [n[0] for n in nbs],
+            "distances": [n[1] for n in nbs], "offset": c, "count": count}
+
+
+def neighbour_z(series: Series, ctx: Context, *, max_km: float, max_neighbours: int, min_neighbours: int,
+                window_days: float, min_scale: float, offsets: Mapping[str, float] | None = None) -> dict[str, Any] | None:
+    """:func:`neighbour_residual` plus its robust rolling z (30-day median and MAD by default)."""
+    res = neighbour_residual(series, ctx, max_km=max_km, max_neighbours=max_neighbours,
+                             min_neighbours=min_neighbours, offsets=offsets)
+    if res is None:
+        return None
+    window_s = window_days * 86400.0
+    knot_s = max(float(series.step_s), min(86400.0, window_s / 10.0))
+    min_count = max(24, int(window_s / max(series.step_s, 1) / 4))
+    base, scale = rolling_robust(series.times, res["r"], window_s, step_s=series.step_s, knot_s=knot_s,
+                                 min_count=min_count, min_scale=min_scale)
+    res["baseline"] = base
+    res["scale"] = scale
+    res["z"] = (res["r"] - base) / scale
+    return res
+
+
+# --- SPA-01 -----------------------------------------------------------------------------------
+
+
+@detector(
+    "SPA-01",
+    name="neighbour consistency",
+    family="spa",
+    targets=["B1 sampling interference (blocked, covered, sprayed inlet)", "B3 parameter tampering (scaling)",
+             "B12 relocation or unapproved change"],
+    params={
+        "max_km": Param(30.0, "km", "neighbours farther than this are not used"),
+        "max_neighbours": Param(8, "stations", "nearest neighbours used at most"),
+        "min_neighbours": Param(1, "stations", "fewer neighbours with a value at an hour: no residual that hour (the"
+                                " robust scale adapts to how noisy one neighbour is)"),
+        "window_days": Param(30.0, "d", "centred window of the robust baseline (median and MAD) of the residual"),
+        "z_threshold": Param(5.0, "robust z", "|z| beyond this is a deviating hour"),
+        "min_hours": Param(6.0, "h", "deviating hours in a row (same sign) before an episode finding"),
+        "max_gap_hours": Param(1.0, "h", "missing hours allowed inside a run"),
+        "min_scale": Param(0.1, "ln units", "floor of the robust scale, so a very quiet residual cannot blow up z"),
+        "min_log_ratio": Param(0.5, "ln units", "an episode's median departure must reach this too (×0.61 or ×1.65)"),
+        "shift_days": Param(7, "d", "level-shift test: median residual of the last this many days …"),
+        "shift_ref_days": Param(30, "d", "… against the median of this many days before them"),
+        "shift_min_ln": Param({"a34004": 0.25, "a34002": 0.25, "*": 0.4}, "ln units",
+                              "a shift must reach this, per parameter ('*': the others) — PM residuals are regional"
+                              " and smooth (0.25 ≈ ×0.78), gas residuals move with local sources (0.4 ≈ ×0.67) …"),
+        "shift_z": Param(3.0, "robust scales", "… and this many robust scales of the reference days; 0 disables the test"),
+        "offsets": Param(None, "unit of the value", "per-parameter log offsets c; None = LOG_OFFSETS"),
+    },
+    systems=("air",),
+    history_s=45 * 86400,
+)
+def neighbour_consistency(series: Series, ctx: Context, *, max_km: float, max_neighbours: int, min_neighbours: int,
+                          window_days: float, z_threshold: float, min_hours: float, max_gap_hours: float,
+                          min_scale: float, min_log_ratio: float, shift_days: int, shift_ref_days: int,
+                          shift_min_ln: float | Mapping[str, float], shift_z: float,
+                          offsets: Mapping[str, float] | None) -> list[Finding]:
+    """Episodes and persistent shifts of the station against the median of its neighbours (SPA-01).
+
+    Residual ``r = ln(x+c) − median ln(y_k+c)`` over neighbours within ``max_km`` (at least
+    ``min_neighbours`` with a value at the hour). Two findings, both SUSPECT:
+
+    * **episode** — ``z = (r − median_30d(r)) / (1.4826·MAD_30d(r))`` beyond ±``z_threshold`` for
+      ``min_hours`` hours in a row, with a median departure of at least ``min_log_ratio``. Single
+      hours never alarm (D.2(a): 3.5–7.2 % of genuine hours have |z| > 3). Negative: blocked or
+      sprayed inlet, neutralised gas; positive: a local source or up-scaling. Score = median |z|.
+    * **level shift** — the median daily residual of the last ``shift_days`` moved by at least
+      ``shift_min_ln`` and ``shift_z`` robust scales from the ``shift_ref_days`` before (a changed
+      slope or span — persistent scaling — or an unapproved relocation). Score: 0.8 when the shift
+      just reaches its threshold, 1 at 1.25 × it.
+    """
+    res = neighbour_z(series, ctx, max_km=max_km, max_neighbours=int(max_neighbours), min_neighbours=int(min_neighbours),
+                      window_days=window_days, min_scale=min_scale, offsets=offsets)
+    if res is None:
+        return []
+    thresholds = {"max_km": max_km, "min_neighbours": min_neighbours, "window_days": window_days,
+                  "z_threshold": z_threshold, "min_hours": min_hours, "min_scale": min_scale,
+                  "min_log_ratio": min_log_ratio, "shift_days": shift_days, "shift_ref_days": shift_ref_days,
+                  "shift_min_ln": shift_min_ln, "shift_z": shift_z}
+    z, r, base = res["z"], res["r"], res["baseline"]
+    n_min = steps(min_hours, series.step_s)
+    gap = steps(max_gap_hours, series.step_s) if max_gap_hours > 0 else 0
+    missing = ~np.isfinite(z)
+    out: list[Finding] = []
+    for sign in (-1.0, 1.0):
+        with np.errstate(invalid="ignore"):
+            mask = sign * z > z_threshold
+        for s, e in runs(mask, n_min, gap, missing):
+            zz = z[s:e][mask[s:e]]
+            dev = float(np.median((r[s:e] - base[s:e])[mask[s:e]]))
+            if abs(dev) < min_log_ratio:
+                continue
+            ev = _spa_evidence(series, res, s, e, thresholds)
+            ev.update({"kind": "episode", "departure_ln": round(dev, 4), "departure_factor": round(float(np.exp(dev)), 3)})
+            out.append(Finding(s, e, Status.SUSPECT,
+                               "SPA-01 station below its neighbours" if sign < 0 else "SPA-01 station above its neighbours",
+                               score01(float(np.median(np.abs(zz))), z_threshold), ev))
+    min_shift = per_parameter(shift_min_ln, series.parameter)
+    if shift_z > 0 and shift_days > 0 and min_shift is not None:
+        dm, day = daily_medians(series.times, r, series.step_s)
+        for ep in daily_shifts(dm, recent_days=int(shift_days), ref_days=int(shift_ref_days), min_ref_days=14,
+                               min_shift=min_shift, z_threshold=shift_z, min_scale=0.03):
+            s = int(np.searchsorted(day, ep["first_day"]))
+            e = int(np.searchsorted(day, ep["last_day"] + 1))
+            if e <= s:
+                continue
+            ev = _spa_evidence(series, res, s, e, thresholds)
+            ev.update({"kind": "level shift", "shift_ln": round(ep["shift"], 4),
+                       "shift_factor": round(float(np.exp(ep["shift"])), 3),
+                       "reference_median_ln": round(ep["reference_median"], 4), "recent_median_ln": round(ep["recent_median"], 4),
+                       "reference_scale_ln": round(ep["scale"], 4),
+                       "daily_residual_ln": slice_values(dm, ep["first_day"], ep["last_day"] + 1, 3)})
+            out.append(Finding(s, e, Status.SUSPECT,
+                               "SPA-01 level shifted down against neighbours" if ep["sign"] < 0
+                               else "SPA-01 level shifted up against neighbours",
+                               score01(abs(ep["shift"]), max(min_shift, shift_z * ep["scale"])), ev))
+    out.sort(key=lambda f: (f.start, f.end))
+    return out
+
+
+def _spa_evidence(series: Series, res: Mapping[str, Any], s: int, e: int, thresholds: Mapping[str, Any]) -> dict[str, Any]:
+    nb_med = np.exp(res["nb_log_median"]) - res["offset"]
+    return {
+        **iso_span(series, s, e),
+        "station": series.station, "parameter": series.parameter, "unit": series.unit,
+        "values": slice_values(series.values, s, e),
+        "neighbours": [{"station": st, "distance_km": d, "values": slice_values(res["matrix"][k], s, e)}
+                       for k, (st, d) in enumerate(zip(res["ids"], res["distances"], strict=True))],
+        "neighbour_median": slice_values(nb_med, s, e),
+        "z": slice_values(res["z"], s, e, 2),
+        "residual_ln": slice_values(res["r"], s, e, 3),
+        "baseline_ln": round(float(np.nanmedian(res["baseline"][s:e])), 4) if np.isfinite(res["baseline"][s:e]).any() else None,
+        "scale_ln": round(float(np.nanmedian(res["scale"][s:e])), 4) if np.isfinite(res["scale"][s:e]).any() else None,
+        "offset": res["offset"],
+        "thresholds": dict(thresholds),
+    }
