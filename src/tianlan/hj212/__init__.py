@@ -13,6 +13,8 @@ where a caller asks for a fresh QN. Typical use per connection::
             send(answer)
 """
 
+# First: decide between the compiled modules (mypyc) and their Python sources (see _native).
+from . import _native  # noqa: F401, I001
 from .codes import CODE_2005_TO_2017, PARAMETERS, normalise_code
 from .crc import CrcVariant, crc_text, hj212_crc, match_crc, modbus_crc
 from .errors import DecodeError

@@ -8,6 +8,10 @@ the new byte is XOR-ed in, then the register is shifted eight times with the ref
 Some real data loggers send a plain CRC-16/MODBUS instead, printed low byte first (Modbus wire order);
 the high-byte-first Modbus print is supported as well (reference §2.1). Receivers compare the four
 transmitted characters case-insensitively (reference §2).
+
+This module is compiled with mypyc when the package is built with a C compiler (see setup.py); each
+function then takes the loop that is fastest compiled (`COMPILED`), else the one fastest in CPython.
+Both give the same results (tests/hj212/test_crc.py checks each against the standard's bit loop).
 """
 
 from __future__ import annotations
@@ -16,8 +20,20 @@ import sys
 from array import array
 from collections.abc import Iterable
 from enum import StrEnum
+from typing import TYPE_CHECKING, Final
+
+if TYPE_CHECKING:  # native 64-bit integers when compiled; plain ints (never looked up) otherwise
+    from mypy_extensions import i64
 
 __all__ = ["CrcVariant", "crc_text", "hj212_crc", "match_crc", "modbus_crc"]
+
+
+def _probe() -> None:
+    """Its type tells whether this module runs compiled (a native function) or as Python source."""
+
+
+COMPILED: Final[bool] = type(_probe).__name__ != "function"
+"""True when this module was compiled by mypyc (then the byte loops below beat the big-int fold)."""
 
 
 class CrcVariant(StrEnum):
@@ -42,61 +58,127 @@ def _build_table() -> list[int]:
     return table
 
 
-_TABLE: list[int] = _build_table()
+_TABLE: Final[list[int]] = _build_table()
 # Why the standard CRC is cheap: between input bytes only the high byte h of the register survives,
 # and h -> HIGH[h ^ byte] with HIGH[x] = TABLE[x] >> 8. TABLE is linear over GF(2), so this is
 # h -> M(h ^ byte) for an 8x8 bit matrix M, and M**8 = I (checked below). Hence after m bytes
 #   h_m = M**m h_0  ^  XOR_j M**(m - j + 1) b_j,
 # and M**(m - j + 1) depends only on (m - j + 1) mod 8: it suffices to XOR together the bytes whose
-# distance from the end is the same modulo 8 — which is what XOR-folding the segment, read as one
-# big-endian integer, down to 64 bits does, in C, a few operations per halving.
-_HIGH: list[int] = [value >> 8 for value in _TABLE]
+# distance from the end is the same modulo 8 (eight byte-wide accumulators), then look each up once.
+# In CPython the XOR is done by folding the segment, read as one big-endian integer, down to 64 bits
+# (a few C operations per halving); compiled, a plain loop over the bytes is faster still.
+_HIGH: Final[list[int]] = [value >> 8 for value in _TABLE]
 _POWERS: list[list[int]] = [list(range(256))]  # _POWERS[k][x] = M**k x
 for _ in range(8):
     _POWERS.append([_HIGH[x] for x in _POWERS[-1]])
 if _POWERS[8] != _POWERS[0]:  # pragma: no cover - a property of the polynomial, asserted once
     raise ImportError("HJ 212 CRC: the per-byte state map does not have order 8")
-# Byte r (from the least significant end) of the folded word holds the XOR of the bytes at distance
-# r, r + 8, ... from the end of the folded input; its matrix power is M**(r + 1).
-_FOLD_TABLES: tuple[list[int], ...] = tuple(_POWERS[(r + 1) % 8] for r in range(8))
-_START: list[int] = [_POWERS[k][0xFF] for k in range(8)]  # M**m h_0 for h_0 = 0xFF, m mod 8
-_LITTLE_ENDIAN: bool = sys.byteorder == "little"
+# Accumulator r holds the XOR of the bytes at distance r, r + 8, ... from the end of the input less
+# its last byte; its matrix power is M**(r + 1). (Byte r of the folded word, from the low end.)
+_P1: Final[list[int]] = _POWERS[1]
+_P2: Final[list[int]] = _POWERS[2]
+_P3: Final[list[int]] = _POWERS[3]
+_P4: Final[list[int]] = _POWERS[4]
+_P5: Final[list[int]] = _POWERS[5]
+_P6: Final[list[int]] = _POWERS[6]
+_P7: Final[list[int]] = _POWERS[7]
+_P0: Final[list[int]] = _POWERS[0]
+_START: Final[list[int]] = [_POWERS[k][0xFF] for k in range(8)]  # M**m h_0 for h_0 = 0xFF, m mod 8
+_LITTLE_ENDIAN: Final[bool] = sys.byteorder == "little"
+# Masks of the fold by width in 64-bit words, made on first use: _MASKS[k] = 2**(64 k) - 1.
+_MASKS: Final[dict[int, int]] = {}
 # CRC-16/MODBUS two bytes at a time (built on first use: 65 536 entries): reg = _MODBUS_WORD[reg ^ w],
 # where w holds the two input bytes as a native 16-bit word.
-_MODBUS_WORD: list[int] = []
-_HEX_DIGITS: frozenset[int] = frozenset(b"0123456789ABCDEFabcdef")
-_ALL_VARIANTS: tuple[CrcVariant, ...] = tuple(CrcVariant)
+_MODBUS_WORD: Final[list[int]] = []
+_HEX_VALUE: Final[dict[int, int]] = {c: int(chr(c), 16) for c in b"0123456789ABCDEFabcdef"}
+_ALL_VARIANTS: Final[tuple[CrcVariant, ...]] = tuple(CrcVariant)
 
 
 def hj212_crc(data: bytes) -> int:
     """Return the HJ 212 CRC (HJ 212-2017 Appendix A) of `data`, the raw data-segment bytes.
 
     Equal to the standard's loop ``reg = TABLE[(reg >> 8) ^ byte]`` from 0xFFFF (the tests check it
-    against the bit-by-bit pseudocode), computed by XOR-folding (see the comment on `_HIGH`): about
-    2.5 µs for a 400-byte segment instead of 8 µs for the byte loop. The input is the data segment
-    only (after LLLL, up to and including the closing ``&&``).
+    against the bit-by-bit pseudocode), computed from eight XOR accumulators (see the comment on
+    `_HIGH`): compiled about 0.3 µs for a 750-byte segment, as Python source about 3 µs (instead of
+    20 µs for the byte loop). The input is the data segment only (after LLLL, up to and including the
+    closing ``&&``).
     """
+    if COMPILED:
+        return _crc_accumulate(data)
+    return _crc_fold(data)
+
+
+def _crc_accumulate(data: bytes) -> int:
+    """`hj212_crc` by eight byte accumulators: the fastest compiled (slow as Python source)."""
+    n: i64 = len(data)
+    if n == 0:
+        return 0xFFFF
+    m: i64 = n - 1
+    x0: i64 = 0
+    x1: i64 = 0
+    x2: i64 = 0
+    x3: i64 = 0
+    x4: i64 = 0
+    x5: i64 = 0
+    x6: i64 = 0
+    x7: i64 = 0
+    i: i64 = m - 8
+    while i >= 0:
+        x7 ^= data[i]
+        x6 ^= data[i + 1]
+        x5 ^= data[i + 2]
+        x4 ^= data[i + 3]
+        x3 ^= data[i + 4]
+        x2 ^= data[i + 5]
+        x1 ^= data[i + 6]
+        x0 ^= data[i + 7]
+        i -= 8
+    # The 0..7 bytes left at the start; the one at index i + 7 is at distance 0 (mod 8).
+    j: i64 = i + 7
+    if j >= 0:
+        x0 ^= data[j]
+    if j >= 1:
+        x1 ^= data[j - 1]
+    if j >= 2:
+        x2 ^= data[j - 2]
+    if j >= 3:
+        x3 ^= data[j - 3]
+    if j >= 4:
+        x4 ^= data[j - 4]
+    if j >= 5:
+        x5 ^= data[j - 5]
+    if j >= 6:
+        x6 ^= data[j - 6]
+    high = _START[m & 7] ^ _P1[x0] ^ _P2[x1] ^ _P3[x2] ^ _P4[x3] ^ _P5[x4] ^ _P6[x5] ^ _P7[x6] ^ _P0[x7]
+    return _TABLE[high ^ data[m]]
+
+
+def _crc_fold(data: bytes) -> int:
+    """`hj212_crc` by XOR-folding one big integer: the fastest in CPython."""
     n = len(data)
     if n == 0:
         return 0xFFFF
     m = n - 1
     folded = int.from_bytes(data[:m], "big")
-    bits = 8 * m
-    while bits > 64:
-        half = ((bits + 127) >> 7) << 6  # half the width, rounded up to whole 64-bit words
-        folded = (folded >> half) ^ (folded & ((1 << half) - 1))
-        bits = half
-    t0, t1, t2, t3, t4, t5, t6, t7 = _FOLD_TABLES
+    words = (m + 7) >> 3  # width in 64-bit words
+    masks = _MASKS
+    while words > 1:
+        half = (words + 1) >> 1  # the low part keeps the larger half, in whole words
+        mask = masks.get(half)
+        if mask is None:
+            mask = masks[half] = (1 << (half << 6)) - 1
+        folded = (folded >> (half << 6)) ^ (folded & mask)
+        words = half
     high = (
         _START[m & 7]
-        ^ t0[folded & 0xFF]
-        ^ t1[(folded >> 8) & 0xFF]
-        ^ t2[(folded >> 16) & 0xFF]
-        ^ t3[(folded >> 24) & 0xFF]
-        ^ t4[(folded >> 32) & 0xFF]
-        ^ t5[(folded >> 40) & 0xFF]
-        ^ t6[(folded >> 48) & 0xFF]
-        ^ t7[(folded >> 56) & 0xFF]
+        ^ _P1[folded & 0xFF]
+        ^ _P2[(folded >> 8) & 0xFF]
+        ^ _P3[(folded >> 16) & 0xFF]
+        ^ _P4[(folded >> 24) & 0xFF]
+        ^ _P5[(folded >> 32) & 0xFF]
+        ^ _P6[(folded >> 40) & 0xFF]
+        ^ _P7[(folded >> 48) & 0xFF]
+        ^ _P0[(folded >> 56) & 0xFF]
     )
     return _TABLE[high ^ data[m]]
 
@@ -119,6 +201,8 @@ def modbus_crc(data: bytes) -> int:
 
     Used by some data loggers instead of the HJ 212 algorithm (reference §2.1).
     """
+    if COMPILED:
+        return _modbus_bytes(data)
     words = _modbus_word_table()
     reg = 0xFFFF
     n = len(data)
@@ -137,6 +221,18 @@ def modbus_crc(data: bytes) -> int:
     return reg
 
 
+def _modbus_bytes(data: bytes) -> int:
+    """`modbus_crc` by the byte-wise table loop: the fastest compiled (no 64k table to build)."""
+    table = _TABLE
+    reg: i64 = 0xFFFF
+    n: i64 = len(data)
+    i: i64 = 0
+    while i < n:
+        reg = (reg >> 8) ^ table[(reg ^ data[i]) & 0xFF]
+        i += 1
+    return reg
+
+
 def _print(value: int, variant: CrcVariant) -> str:
     if variant is CrcVariant.MODBUS_LE:
         return f"{value & 0xFF:02X}{value >> 8:02X}"
@@ -150,6 +246,21 @@ def crc_text(data: bytes, variant: CrcVariant = CrcVariant.STANDARD) -> str:
     return _print(modbus_crc(data), variant)
 
 
+def _field_value(field: bytes | str) -> int:
+    """The value of a 4-hex-digit CRC field (either case), or -1 when it is anything else."""
+    raw = field.encode("ascii", "replace") if isinstance(field, str) else field
+    if len(raw) != 4:
+        return -1
+    hexes = _HEX_VALUE
+    a = hexes.get(raw[0], -1)
+    b = hexes.get(raw[1], -1)
+    c = hexes.get(raw[2], -1)
+    d = hexes.get(raw[3], -1)
+    if a < 0 or b < 0 or c < 0 or d < 0:
+        return -1
+    return (a << 12) | (b << 8) | (c << 4) | d
+
+
 def match_crc(
     data: bytes,
     field: bytes | str,
@@ -161,10 +272,9 @@ def match_crc(
     A field that is not exactly four hex digits matches nothing. The Modbus CRC is computed at most
     once for both Modbus print orders.
     """
-    raw = field.encode("ascii", "replace") if isinstance(field, str) else field
-    if len(raw) != 4 or not _HEX_DIGITS.issuperset(raw):
+    wanted = _field_value(field)
+    if wanted < 0:
         return None
-    wanted = int(raw, 16)
     modbus: int = -1
     for variant in variants:
         if variant is CrcVariant.STANDARD:

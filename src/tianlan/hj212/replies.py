@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from typing import Final
 
 from .codes import INTERACTION_ST, UPLOAD_CNS
 from .crc import CrcVariant
@@ -30,10 +31,11 @@ __all__ = [
     "time_set_request",
 ]
 
-_ANSWER_CNS = frozenset({"9011", "9012", "9013", "9014"})
+_ANSWER_CNS: Final = frozenset({"9011", "9012", "9013", "9014"})
+_UPLOAD_CNS: Final[frozenset[str]] = UPLOAD_CNS
 # Notices a device sends to the platform, each answered with 9013: time-calibration request
 # (HJ 212-2017 C.4), 2005 alarm event (HJ/T 212-2005), 2025 heartbeat (reference §9, uncertain).
-_DEVICE_NOTICE_CNS = frozenset({"1013", "2072", "9015"})
+_DEVICE_NOTICE_CNS: Final = frozenset({"1013", "2072", "9015"})
 # Flag of a platform request that wants an answer (bit A), per dialect version bits.
 _REQUEST_FLAG: dict[Dialect, int] = {Dialect.HJ212_2005: 1, Dialect.HJ212_2017: 5, Dialect.HJ212_2025: 9}
 
@@ -61,12 +63,16 @@ def _answer_flag(p: Packet) -> int:
 
 def _answer(p: Packet, cn: str, cp: str, crc: CrcVariant | None) -> bytes:
     """HJ 212-2017 answer form: ``QN=<qn>;ST=91;CN=<cn>;PW=…;MN=…;Flag=<v>;CP=&&<cp>&&``."""
-    parts = [f"QN={p.qn}"] if p.qn is not None else []
+    qn, pw, mn = p.qn, p.pw, p.mn
+    if qn is not None and pw is not None and mn is not None:  # the usual answer, in one piece
+        segment = f"QN={qn};ST={INTERACTION_ST};CN={cn};PW={pw};MN={mn};Flag={_answer_flag(p)};CP=&&{cp}&&"
+        return build_frame(segment, _crc(p, crc))
+    parts = [f"QN={qn}"] if qn is not None else []
     parts.append(f"ST={INTERACTION_ST};CN={cn}")
-    if p.pw is not None:
-        parts.append(f"PW={p.pw}")
-    if p.mn is not None:
-        parts.append(f"MN={p.mn}")
+    if pw is not None:
+        parts.append(f"PW={pw}")
+    if mn is not None:
+        parts.append(f"MN={mn}")
     parts.append(f"Flag={_answer_flag(p)};CP=&&{cp}&&")
     return build_frame(";".join(parts), _crc(p, crc))
 
@@ -139,11 +145,12 @@ def replies_for(p: Packet) -> list[bytes]:
     Call it per received packet, before sub-packet reassembly. The time calibration a 1013 asks
     for (a 1012 request) is the caller's business.
     """
-    if p.crc_variant is None or p.cn is None or p.cn in _ANSWER_CNS:
+    cn = p.cn
+    if p.crc_variant is None or cn is None or cn in _ANSWER_CNS:
         return []
-    if p.cn in _DEVICE_NOTICE_CNS:
+    if cn in _DEVICE_NOTICE_CNS:
         return [notice_ack(p)]
-    if p.wants_ack and p.cn in UPLOAD_CNS:
+    if p.flag is not None and p.flag & 1 and cn in _UPLOAD_CNS:  # Flag bit A: the sender wants an answer
         return [data_ack(p)]
     return []
 

@@ -17,15 +17,23 @@ This runs once per received frame on the gateway's hot path, hence the plain loo
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Final
+
 import orjson
 
+from tianlan.errors import InputError
 from tianlan.hj212 import Dialect, Packet
 from tianlan.hj212.codes import normalise_code
+from tianlan.hj212.crc import COMPILED
 from tianlan.model.timeutil import hj212_time_to_utc
 
+if TYPE_CHECKING:  # native 64-bit integers when compiled with mypyc; plain ints otherwise
+    from mypy_extensions import i64
+
 # (time_utc, parameter, kind, value, flag, vmin, vmax, cou, zs, extra_json)
-ObsRow = tuple[int, str, str, "float | None", "str | None", "float | None", "float | None", "float | None",
-               "float | None", "str | None"]
+ObsRow = tuple[
+    int, str, str, "float | None", "str | None", "float | None", "float | None", "float | None", "float | None", "str | None"
+]
 
 # CN → (observation kind, suffixes that carry the value, in order of preference)
 DATA_CNS: dict[str, tuple[str, tuple[str, ...]]] = {
@@ -50,15 +58,60 @@ class ObservationError(ValueError):
         self.reason = reason
 
 
+_NAN: Final = float("nan")
+_POW10: Final[list[float]] = [10.0**k for k in range(16)]
+
+
+def _plain_decimal(text: str) -> float:
+    """``float(text)`` for a plain decimal of at most 15 digits (``-5.8``, ``101.64``, ``.5``, ``7.``),
+    NaN for anything else (then `_number` asks ``float``).
+
+    Exact: the digits form an integer below 2**53 and 10**k (k <= 15) is exact too, so the one
+    division is correctly rounded, as ``float`` rounds (Clinger's fast path). About twice as fast as
+    ``float`` when compiled; slower as Python source, so `_number` uses it only when compiled.
+    """
+    n: i64 = len(text)
+    if n == 0 or n > 17:
+        return _NAN
+    i: i64 = 0
+    c: i64 = ord(text[0])
+    negative = c == 45
+    if negative or c == 43:
+        i = 1
+    mantissa: i64 = 0
+    digits: i64 = 0
+    point: i64 = -1
+    while i < n:
+        c = ord(text[i])
+        if 48 <= c <= 57:
+            mantissa = mantissa * 10 + (c - 48)
+            digits += 1
+        elif c == 46 and point < 0:
+            point = digits
+        else:
+            return _NAN
+        i += 1
+    if digits == 0 or digits > 15:
+        return _NAN
+    value = float(mantissa)
+    if 0 <= point < digits:
+        value = value / _POW10[digits - point]
+    return -value if negative else value
+
+
 def _number(text: str | None) -> float | None:
     """The float of an HJ 212 decimal text (N14.2 style); None for absent, non-numeric, NaN or inf."""
     if text is None:
         return None
+    if COMPILED:
+        plain = _plain_decimal(text)
+        if plain == plain:  # not NaN: it was a plain decimal
+            return plain
     try:
         v = float(text)
     except ValueError:
         return None
-    if v != v or v == float("inf") or v == float("-inf"):
+    if v - v != 0.0:  # NaN or ±inf (x - x is NaN for both, 0.0 for every finite x)
         return None
     return v
 
@@ -70,39 +123,56 @@ def packet_observations(p: Packet) -> list[ObsRow]:
         return []
     kind, value_suffixes = spec
     cp = p.cp
-    if not cp.factors:
+    factors = cp.factors
+    if not factors:
         return []
     dt = cp.data_time
     if dt is None:
         raise ObservationError("DataTime", f"CN {p.cn} data packet without DataTime")
     try:
         t = hj212_time_to_utc(dt)
+    except InputError as e:  # what it raises for a malformed or impossible time (e.g. month 13)
+        raise ObservationError("DataTime", e.reason) from e
     except ValueError as e:
         raise ObservationError("DataTime", str(e)) from e
     old = p.dialect == Dialect.HJ212_2005
     st = p.st
     rows: list[ObsRow] = []
     column_suffixes = _COLUMN_SUFFIXES
-    for code, items in cp.factors.items():
-        value_text = None
-        for s in value_suffixes:
-            value_text = items.get(s)
-            if value_text is not None:
-                break
+    zs_suffix = "ZsRtd" if kind == "rtd" else "ZsAvg"
+    first_suffix = value_suffixes[0]
+    for code, items in factors.items():
+        value_text = items.get(first_suffix)
+        if value_text is None:
+            for s in value_suffixes:
+                value_text = items.get(s)
+                if value_text is not None:
+                    break
         value = _number(value_text)
-        zs = items.get("ZsRtd") if kind == "rtd" else items.get("ZsAvg")
         extra: dict[str, str] | None = None
         if len(items) > 5 or not column_suffixes.issuperset(items):
             extra = {k: v for k, v in items.items() if k not in column_suffixes}
         if value_text is not None and value is None:
-            extra = extra or {}
+            if extra is None:
+                extra = {}
             extra["text"] = value_text
         param = normalise_code(code, st) if old else code
         if param != code:
-            extra = extra or {}
+            if extra is None:
+                extra = {}
             extra["code"] = code
-        rows.append((
-            t, param, kind, value, items.get("Flag"), _number(items.get("Min")), _number(items.get("Max")),
-            _number(items.get("Cou")), _number(zs), orjson.dumps(extra).decode() if extra else None,
-        ))
+        rows.append(
+            (
+                t,
+                param,
+                kind,
+                value,
+                items.get("Flag"),
+                _number(items.get("Min")),
+                _number(items.get("Max")),
+                _number(items.get("Cou")),
+                _number(items.get(zs_suffix)),
+                orjson.dumps(extra).decode() if extra else None,
+            )
+        )
     return rows

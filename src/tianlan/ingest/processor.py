@@ -27,8 +27,15 @@ class DeviceAuth:
     crc_variants: frozenset[str]  # always contains "standard" plus the device's configured variant
     active: bool = True
 
+    def __reduce__(self) -> tuple[type[DeviceAuth], tuple[int, str, str, frozenset[str], bool]]:
+        # pickle/copy through __init__: a compiled (mypyc) frozen class cannot take the dataclass's setstate
+        return (type(self), (self.id, self.mn, self.password, self.crc_variants, self.active))
+
 
 DeviceLookup = Callable[[str], "DeviceAuth | None"]
+
+# CRC variant → its text as stored (raw_frames.crc_variant); quicker than the enum's .value.
+_VARIANT_TEXT: dict[CrcVariant, str] = {variant: variant.value for variant in CrcVariant}
 
 
 def process_framing_error(err: FramingError, *, received_utc: float, peer: str, channel: str = "tcp") -> IngestItem:
@@ -52,9 +59,15 @@ def process_frame(
     except DecodeError as e:
         return item.quarantine(f"decode:{e.reason}", str(e))
     item.mn, item.qn, item.cn = p.mn, p.qn, p.cn
-    relax = tuple(frame.relaxations) + tuple(r for r in p.relaxations if r not in frame.relaxations)
-    item.relaxations = ",".join(relax) if relax else None
-    item.crc_variant = p.crc_variant.value if p.crc_variant is not None else None
+    framing = frame.relaxations
+    if framing:
+        relax = tuple(framing) + tuple(r for r in p.relaxations if r not in framing)
+        item.relaxations = ",".join(relax)
+    elif p.relaxations:
+        item.relaxations = ",".join(p.relaxations)
+    variant = p.crc_variant
+    crc_text = _VARIANT_TEXT[variant] if variant is not None else None
+    item.crc_variant = crc_text
     if not p.mn:
         return item.quarantine("no-mn", "MN: missing from the header / 包头缺少 MN")
     dev = lookup(p.mn)
@@ -63,13 +76,13 @@ def process_frame(
     item.device_id = dev.id
     if not dev.active:
         return item.quarantine("inactive-device", f"MN: device {p.mn!r} is deactivated / 设备已停用")
-    if p.crc_variant is None:
+    if crc_text is None:
         crc = frame.crc_field.decode("ascii", "replace")
         return item.quarantine("bad-crc", f"CRC: {crc!r} matches no CRC variant / 校验码错误")
-    if p.crc_variant.value not in dev.crc_variants:
+    if crc_text not in dev.crc_variants:
         return item.quarantine(
             "crc-variant",
-            f"CRC: matches {p.crc_variant.value} but device {p.mn!r} is registered for "
+            f"CRC: matches {crc_text} but device {p.mn!r} is registered for "
             f"{'/'.join(sorted(dev.crc_variants))} / 校验算法与登记不符",
         )
     if p.pw != dev.password:

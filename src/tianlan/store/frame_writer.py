@@ -11,7 +11,7 @@ their observations are not stored twice.
 Two modes, one code path (:class:`BatchStore`):
 - ``process`` (default for ``tianlan serve``): the store work runs in a child process. Measured
   here, a writer *thread* sharing the GIL with a busy event loop managed ~5.6k frames/s against
-  16k/s alone; in its own process it has a core to itself. Batches travel as pickled tuples.
+  16k/s alone; in its own process it has a core to itself. Batches travel as marshalled tuples.
 - ``thread``: the same work in a thread of this process (tests, tools, small installations).
 
 The bulk statements go through the DBAPI cursor rather than SQLAlchemy's executemany: at tens of
@@ -21,6 +21,7 @@ thousands of rows per second SQLAlchemy's per-row parameter processing costs mor
 from __future__ import annotations
 
 import logging
+import marshal
 import multiprocessing as mp
 import pickle
 import queue
@@ -177,16 +178,21 @@ class BatchStore:
 
 
 def _child(conn: Any, url: str, sqlite_synchronous: str) -> None:
-    """Writer process: receive pickled batches, write them, answer with the results."""
+    """Writer process: receive marshalled batches, write them, answer with the results."""
+    import gc
+
     engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
     store = BatchStore(engine)
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)  # rows are short-lived and acyclic (see runtime._tune_gc)
     try:
         while True:
             try:
                 msg = conn.recv_bytes()
             except (EOFError, OSError):
                 break  # the gateway is gone: nothing more will come
-            records = pickle.loads(msg)
+            records = marshal.loads(msg)
             t0 = time.perf_counter()
             results = store.write(records)
             conn.send_bytes(pickle.dumps((results, time.perf_counter() - t0, store.committed_obs), protocol=5))
@@ -293,7 +299,8 @@ class FrameWriter:
                     self.busy_s += time.perf_counter() - t0
                     self.committed_obs = store.committed_obs
                 else:
-                    self._conn.send_bytes(pickle.dumps(records, protocol=5))
+                    # marshal: records are tuples of str/bytes/int/float/None — twice as fast as pickle
+                    self._conn.send_bytes(marshal.dumps(records))
                     results, busy, n_obs = pickle.loads(self._conn.recv_bytes())
                     self.busy_s += busy
                     self.committed_obs = n_obs
