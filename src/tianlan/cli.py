@@ -32,40 +32,19 @@ data_app = typer.Typer(help="监测数据 / observations", no_args_is_help=True)
 app.add_typer(frames_app, name="frames")
 app.add_typer(data_app, name="data")
 
-try:
-    from tianlan.registry_cli import app as registry_app
-    from tianlan.registry_cli import device_app
+# Sub-commands live next to what they drive; a broken import must fail loudly, not hide a command.
+from tianlan.alarms_cli import app as alarms_app  # noqa: E402
+from tianlan.assess_cli import app as assess_app  # noqa: E402
+from tianlan.qc.commands import register as register_qc  # noqa: E402
+from tianlan.registry_cli import app as registry_app  # noqa: E402
+from tianlan.registry_cli import device_app  # noqa: E402
+from tianlan.sim.cli import app as simulate_app  # noqa: E402
 
-    app.add_typer(registry_app, name="registry")
-    app.add_typer(device_app, name="device")
-except ImportError:  # pragma: no cover
-    pass
-try:
-    from tianlan.assess_cli import app as assess_app
-
-    app.add_typer(assess_app, name="assess")
-except ImportError:  # pragma: no cover
-    pass
-try:
-    from tianlan.qc.commands import register as register_qc
-
-    qc_app = typer.Typer(help="质量控制与造假识别 / quality control and fraud detection", no_args_is_help=True)
-    register_qc(qc_app)
-    app.add_typer(qc_app, name="qc")
-except ImportError:  # pragma: no cover
-    pass
-try:
-    from tianlan.alarms_cli import app as alarms_app
-
-    app.add_typer(alarms_app, name="alarms")
-except ImportError:  # pragma: no cover
-    pass
-try:
-    from tianlan.sim.cli import app as simulate_app
-
-    app.add_typer(simulate_app, name="simulate")
-except ImportError:  # pragma: no cover
-    pass
+qc_app = typer.Typer(help="质量控制与造假识别 / quality control and fraud detection", no_args_is_help=True)
+register_qc(qc_app)
+for sub, name in ((registry_app, "registry"), (device_app, "device"), (assess_app, "assess"), (qc_app, "qc"),
+                  (alarms_app, "alarms"), (simulate_app, "simulate")):
+    app.add_typer(sub, name=name)
 
 
 @app.command()
@@ -145,8 +124,8 @@ def demo(
     s = settings_for(data_dir, database_url, hj212_port=hj212_port, http_port=http_port)
     engine = open_engine(s)
     n, created = prepare_network(engine, s.data_dir)
-    console.print(f"{'已创建示例网络' if created else '使用现有网络'} / {'created sample network' if created else 'existing network'}:"
-                  f" {n} 台设备 devices · store {engine.url.render_as_string(hide_password=True)}")
+    what = "已创建示例网络 / created sample network" if created else "使用现有网络 / existing network"
+    console.print(f"{what}: {n} 台设备 devices · store {engine.url.render_as_string(hide_password=True)}")
     final = run_demo(engine, s, DemoOptions(rate_per_device=rate, duration_s=duration), live=sys.stdout.isatty())
     console.print(f"已停止 / stopped: received {final.get('received', 0):,} · accepted {final.get('accepted', 0):,} · "
                   f"quarantined {final.get('quarantined', 0):,}")
