@@ -256,3 +256,17 @@ def test_frame_without_crlf_is_acked_when_the_device_goes_quiet(platform, store)
     with store.connect() as c:
         relax, status = c.execute(select(raw_frames.c.relaxations, raw_frames.c.status)).one()
     assert status == "accepted" and "missing-crlf" in relax
+
+
+def test_time_calibration_request_gets_9013_then_1012(platform, store):
+    from tianlan.hj212 import build_frame
+
+    register(store, MN)
+    s = connect(platform.hj212_port)
+    s.sendall(build_frame(f"QN=20190101080000600;ST=22;CN=1013;PW=123456;MN={MN};Flag=5;CP=&&&&"))
+    ack, req = (decode(f) for f in read_frames(s, 2))
+    assert (ack.cn, ack.qn) == ("9013", "20190101080000600")
+    assert req.cn == "1012" and req.mn == MN and req.crc_ok
+    system_time = req.cp.fields["SystemTime"]
+    t = time.strftime("%Y%m%d%H", time.gmtime(time.time() + 8 * 3600))  # Beijing time, to the hour
+    assert system_time.startswith(t[:8]) and len(system_time) == 14

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 
 from tianlan.hj212 import CrcVariant, FramingError, RawFrame, decode
 from tianlan.hj212.errors import DecodeError
-from tianlan.hj212.replies import replies_for
+from tianlan.hj212.replies import replies_for, time_set_request
 from tianlan.ingest.item import ACCEPTED, IngestItem
 from tianlan.ingest.observations import ObservationError, packet_observations
+from tianlan.model.timeutil import BEIJING
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +94,15 @@ def process_frame(
     except ObservationError as e:
         return item.quarantine("bad-datatime" if e.field == "DataTime" else "bad-data", str(e))
     item.status = ACCEPTED
-    item.replies = replies_for(p)
+    replies = replies_for(p)
+    if p.cn == "1013" and p.mn and p.pw is not None:
+        # A device asking for time calibration gets 9013, then the platform's clock as 1012
+        # (HJ 212-2017 §6.5 and App. C.4), in Beijing time as devices keep it.
+        now = datetime.fromtimestamp(received_utc, BEIJING)
+        replies.append(time_set_request(mn=p.mn, pw=p.pw, st=p.st or "22", system_time=now,
+                                        pol_id=p.cp.fields.get("PolId"), dialect=p.dialect,
+                                        crc=p.crc_variant or CrcVariant.STANDARD))
+    item.replies = replies
     return item
 
 
