@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from tianlan.qc.checks._common import runs as true_runs
 from tianlan.qc.core import Context, Finding, Param, Series, Status, detector
 
 BEIJING_OFFSET_S = 8 * 3600
@@ -523,11 +524,6 @@ def local_threshold(level: np.ndarray, grid: np.ndarray, q: float, days: int) ->
     return out
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    d = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
-    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist(), strict=True))
-
-
 @detector(
     "FOR-05",
     name="Selective missingness (gaps when neighbours are high)",
@@ -610,7 +606,7 @@ def selective_missingness(series: Series, ctx: Context, *, high_quantile: float,
         rr = p_hi / ((c0 + 0.5) / (n_lo + 1))
         if a0 < min_missing_high or rr < min_risk_ratio or p_hi - p_lo < min_risk_diff:
             continue
-        runs = [(r0, r1) for r0, r1 in _runs(miss) if high[r0:r1].any()]
+        runs = [(r0, r1) for r0, r1 in true_runs(miss) if high[r0:r1].any()]
         if len(runs) < min_runs:
             continue
         null = rd[min_shift:n - min_shift + 1]

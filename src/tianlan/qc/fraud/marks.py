@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from tianlan.qc.checks._common import runs as true_runs
 from tianlan.qc.core import Context, Finding, Mark, Param, Series, Status, detector
 
 #: Process signals of a flue-gas outlet (HJ 212 codes; ``load`` = unit load as the plant reports it).
@@ -173,11 +174,6 @@ def _readings(times: np.ndarray, s: Series) -> tuple[np.ndarray, np.ndarray]:
     return v, ok
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
-    d = np.diff(np.concatenate(([0], mask.astype(np.int8), [0])))
-    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist(), strict=True))
-
-
 @detector(
     "MARK-01",
     name="Mark contradicted by the process",
@@ -285,7 +281,7 @@ def mark_vs_process(series: Series, ctx: Context, *, stop_marks: Sequence[str], 
             "thresholds": thresholds,
         }))
     if check_unmarked:
-        for r0, r1 in _runs(stopped & (which < 0)):
+        for r0, r1 in true_runs(stopped & (which < 0)):
             if (r1 - r0) * step < unmarked_min_hours * 3600:
                 continue
             medians = {}
@@ -390,7 +386,7 @@ def mark_targeting(series: Series, ctx: Context, *, marks: Sequence[str], exclud
     ok = np.isfinite(v)
     marked = ok & (which >= 0)
     exceed = ok & (v > limit)
-    episodes = _runs(exceed)
+    episodes = true_runs(exceed)
     n = len(episodes)
     hit = [(r0, r1) for r0, r1 in episodes if marked[r0:r1].any()]
     k = len(hit)
