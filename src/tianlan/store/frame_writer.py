@@ -244,13 +244,15 @@ class FrameWriter:
     def submit(self, item: IngestItem) -> None:
         with self._lock:
             self._pending += 1
-            self._idle.clear()
+            if self._idle.is_set():  # Event.clear takes its own lock: only when it changes
+                self._idle.clear()
         self._q.put(item)
 
     def submit_many(self, items: Sequence[IngestItem]) -> None:
         with self._lock:
             self._pending += len(items)
-            self._idle.clear()
+            if self._idle.is_set():  # Event.clear takes its own lock: only when it changes
+                self._idle.clear()
         for it in items:
             self._q.put(it)
 
