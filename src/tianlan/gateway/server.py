@@ -13,6 +13,7 @@ import logging
 import socket
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
@@ -176,6 +177,10 @@ class Gateway:
         self._server: asyncio.base_events.Server | None = None
         self._sweeper: asyncio.Task | None = None
         self.port: int | None = None
+        # Called on the event loop with every committed batch, after its acknowledgements are
+        # written (streaming QC, ledger watchers). A listener must only enqueue: it runs on the
+        # loop that serves every connection.
+        self.listeners: list[Callable[[list[IngestItem]], None]] = []
 
     async def start(self, host: str | None = None, port: int | None = None) -> int:
         """Listen; returns the bound port (``port=0`` picks a free one)."""
@@ -217,6 +222,8 @@ class Gateway:
             w = it.waiter
             if w is not None:
                 w.committed(it)
+        for listener in self.listeners:
+            listener(batch)
         if self.globally_paused and self.writer.pending < self.settings.queue_max // 2:
             self.globally_paused = False
             for c in self.conns:

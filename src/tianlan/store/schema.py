@@ -256,3 +256,9 @@ silences = Table(
     Column("created_utc", Float, nullable=False),
 )
 Index("ix_silences_station_end", silences.c.station, silences.c.end_utc)
+
+# --- tables of later concerns live in their own modules, registered on the same ``metadata`` -------
+# (imported last: they import ``metadata`` from here)
+from tianlan.store import schema_ledger as _schema_ledger  # noqa: E402,F401  users, keys, ledger
+from tianlan.store import schema_records as _schema_records  # noqa: E402,F401  versions, reviews, custody, marks, interference
+from tianlan.store import schema_web as _schema_web  # noqa: E402,F401  releases, public reports, web sessions
