@@ -19,14 +19,21 @@ reported and skipped. **ioos_qc QARTOD** — gross range, spike, rate of change 
 
 Scoring (per scenario, on a copy of the data set holding only that scenario's injections; seeds
 fixed): an injection is **detected** when an alarm of level ≥ 2 on its station overlaps its window
-(any parameter); **precision** is the share of level ≥ 2 alarms on that copy that overlap an
-injection on their station (the copy's background false alarms count against it); **delay** is the
-hours from the injection's start to the start of the first such alarm (0 when the alarm began
-earlier). The **clean data** row runs the same data without injections: false alarms (level ≥ 2)
-per station-month (stations × days / 30.44).
+(any parameter) and is not raised identically on the clean data (an alarm of the background that
+merely overlaps a window — a month-long ``selective_missing`` window collects the month's — is
+not a detection); **precision** is the share of level ≥ 2 alarms on that copy that overlap an
+injection on their station and are not background alarms (the copy's background false alarms
+count against it); **delay** is the hours from the injection's start to the start of the first
+such alarm (0 when the alarm began earlier). The "any alarm" columns score leniently (every
+overlapping alarm counts), as this benchmark did before. The **clean data** row runs the same
+data without injections: false alarms (level ≥ 2) per station-month (stations × days / 30.44).
+
+``--scan-year`` instead times a batch scan of a province-year (:func:`province_year`: 60 stations ×
+8760 h, every air detector, one process) and prints the seconds per detector.
 
     .venv/bin/python benchmarks/detection.py [--months 6] [--injections 20] [--seed 2019]
         [--datasets hebei,cems,water] [--methods tianlan,qartod] [--stations N] [--json out.json]
+        [--scan-year]
         [--ground-truth DIR]
 """
 
@@ -42,7 +49,7 @@ import sys
 import time
 import warnings
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -363,6 +370,8 @@ class Row:
     delays_h: list[float] = field(default_factory=list)
     per_station_month: float | None = None
     top: list[tuple[str, int]] = field(default_factory=list)
+    detected_any: int = 0  # lenient scoring: any overlapping alarm, background included
+    true_alarms_any: int = 0
     seconds: float = 0.0
     note: str = ""
 
@@ -373,6 +382,14 @@ class Row:
     @property
     def precision(self) -> float | None:
         return self.true_alarms / self.alarms if self.alarms else None
+
+    @property
+    def recall_any(self) -> float | None:
+        return self.detected_any / self.injections if self.injections else None
+
+    @property
+    def precision_any(self) -> float | None:
+        return self.true_alarms_any / self.alarms if self.alarms else None
 
     @property
     def median_delay_h(self) -> float | None:
@@ -392,8 +409,16 @@ class Result:
     seconds: float = 0.0
 
 
-def score(scenario: str, alarms: Sequence[Alarm], truths: Sequence[GroundTruth]) -> Row:
-    """Event recall, precision of level ≥ 2 alarms and detection delay for one scenario."""
+def score(scenario: str, alarms: Sequence[Alarm], truths: Sequence[GroundTruth],
+          background: Collection[Alarm] = ()) -> Row:
+    """Event recall, precision of level ≥ 2 alarms and detection delay for one scenario.
+
+    ``background``: the alarms of the clean data. An alarm raised identically (station, parameter,
+    detector, period, level) on the clean data is not caused by an injection even when it overlaps
+    one, so it neither detects an injection nor counts as a true alarm; the ``*_any`` counts are the
+    lenient scoring that credits any overlapping alarm (a month-long injection window then collects
+    the background alarms of its month)."""
+    bg = {a for a in background if a.level >= MIN_LEVEL}
     hot = [a for a in alarms if a.level >= MIN_LEVEL]
     by_station: dict[str, list[Alarm]] = {}
     for a in hot:
@@ -402,16 +427,20 @@ def score(scenario: str, alarms: Sequence[Alarm], truths: Sequence[GroundTruth])
     true_dets: Counter[str] = Counter()
     for g in truths:
         hits = [a for a in by_station.get(g.station, []) if g.overlaps(a.station, a.start_utc, a.end_utc)]
-        if hits:
+        new = [a for a in hits if a not in bg]
+        row.detected_any += bool(hits)
+        if new:
             row.detected += 1
-            row.delays_h.append(max(0.0, (min(a.start_utc for a in hits) - g.start_utc) / 3600.0))
+            row.delays_h.append(max(0.0, (min(a.start_utc for a in new) - g.start_utc) / 3600.0))
     truth_by_station: dict[str, list[GroundTruth]] = {}
     for g in truths:
         truth_by_station.setdefault(g.station, []).append(g)
     for a in hot:
         if any(g.overlaps(a.station, a.start_utc, a.end_utc) for g in truth_by_station.get(a.station, [])):
-            row.true_alarms += 1
-            true_dets[a.detector] += 1
+            row.true_alarms_any += 1
+            if a not in bg:
+                row.true_alarms += 1
+                true_dets[a.detector] += 1
     row.top = true_dets.most_common(3)
     return row
 
@@ -444,7 +473,7 @@ def evaluate(ds: DataSet, method: Method, *, injections: int, seed: int, gt_dir:
             slug = ds.name.split()[0].lower()
             write_ground_truth(gt_dir / f"{slug}-{name}.jsonl", truths)
         t0 = time.perf_counter()
-        row = score(name, method.alarms(ds, frame), truths)
+        row = score(name, method.alarms(ds, frame), truths, clean_alarms)
         row.seconds = time.perf_counter() - t0
         if len(truths) < injections:
             row.note = f"placed {len(truths)} of {injections}"
@@ -474,20 +503,22 @@ def render(result: Result) -> Table:
     table = Table(title=title, caption=f"{result.description}\n{result.about}", caption_justify="left",
                   title_justify="left")
     for col, just in (("scenario", "left"), ("injections", "right"), ("detected", "right"),
-                      ("event recall", "right"), ("alarms ≥2", "right"), ("precision", "right"),
+                      ("event recall", "right"), ("recall, any alarm", "right"), ("alarms ≥2", "right"),
+                      ("precision", "right"), ("precision, any alarm", "right"),
                       ("median delay h", "right"), ("false alarms / station-month", "right"),
                       ("top detectors (true alarms; clean: false)", "left"), ("s", "right")):
         table.add_column(col, justify=just)  # type: ignore[arg-type]
     if not result.available:
-        table.add_row("—", "", "", "", "", "", "", "", result.about, "")
+        table.add_row("—", "", "", "", "", "", "", "", "", "", result.about, "")
         return table
     c = result.clean
     assert c is not None
-    table.add_row(c.scenario, "—", "—", "—", str(c.alarms), "—", "—", _f(c.per_station_month),
+    table.add_row(c.scenario, "—", "—", "—", "—", str(c.alarms), "—", "—", "—", _f(c.per_station_month),
                   ", ".join(f"{d}×{n}" for d, n in c.top), f"{c.seconds:.1f}", style="bold")
     for r in result.rows:
         table.add_row(r.scenario + (f" ({r.note})" if r.note else ""), str(r.injections), str(r.detected),
-                      _f(r.recall), str(r.alarms), _f(r.precision), _f(r.median_delay_h, "{:.1f}"), "",
+                      _f(r.recall), _f(r.recall_any), str(r.alarms), _f(r.precision), _f(r.precision_any),
+                      _f(r.median_delay_h, "{:.1f}"), "",
                       ", ".join(f"{d}×{n}" for d, n in r.top), f"{r.seconds:.1f}")
     return table
 
@@ -497,9 +528,74 @@ def to_json(results: Sequence[Result]) -> list[dict[str, Any]]:
     for r in results:
         d = asdict(r)
         for row, src in zip(d["rows"], r.rows, strict=True):
-            row.update(recall=src.recall, precision=src.precision, median_delay_h=src.median_delay_h)
+            row.update(recall=src.recall, precision=src.precision, median_delay_h=src.median_delay_h,
+                       recall_any=src.recall_any, precision_any=src.precision_any)
         out.append(d)
     return out
+
+
+def province_year(directory: Path = HEBEI, stations: int = 60, seed: int = 2019) -> DataSet:
+    """A province-year of hourly air data for the batch-scan timing (issue 4: 60 stations, all air
+    detectors): the real Hebei January–June; July–December are the same station's January–June
+    values 181 days and 5 hours later × a log-normal factor (σ 5 %, rounded to the published
+    resolution), so no day is an exact or near copy of another (FOR-06 would otherwise report
+    half a year of repeated days); stations beyond the release's are made from others' data 11
+    days apart with the same noise."""
+    ds = load_hebei(6, None, directory)
+    rng = np.random.default_rng(seed)
+    f = ds.frame
+    span = int(f[TIME].max()) + 3600 - int(f[TIME].min())  # type: ignore[operator]
+
+    def noisy(frame: pl.DataFrame) -> pl.DataFrame:
+        cols = []
+        for c in AIR_POLLUTANTS:
+            v = frame[c].to_numpy().astype(float) * np.exp(rng.normal(0.0, 0.05, frame.height))
+            cols.append(pl.Series(c, np.round(v, 1 if c == "CO" else 0)).fill_nan(None))
+        return frame.with_columns(cols)
+
+    # the second half is shifted by 5 h more than the half-year, so its days are not near-copies
+    # of the first half's days (a whole-day shift would hand FOR-06 181 near-repeated days a station)
+    year = pl.concat([f, noisy(f.with_columns(pl.col(TIME) + span + 5 * 3600))]).sort(STATION, TIME)
+    codes = sorted(year[STATION].unique().to_list())
+    extra = []
+    sites = [ds.sites]
+    for k in range(max(0, stations - len(codes))):
+        src = codes[k % len(codes)]
+        part = year.filter(pl.col(STATION) == src)
+        t = part[TIME].to_numpy()
+        shifted = part.with_columns(pl.Series(TIME, np.roll(t, 11 * 24))).sort(TIME)
+        extra.append(noisy(shifted.with_columns(pl.lit(f"X{k:02d}").alias(STATION), pl.Series(TIME, t))))
+        row = ds.sites.filter(pl.col(STATION) == src).with_columns(
+            pl.lit(f"X{k:02d}").alias(STATION), pl.col("lon") + 0.3, pl.col("lat") + 0.3)
+        sites.append(row)
+    frame = pl.concat([year, *extra]).sort(STATION, TIME) if extra else year
+    return DataSet("Hebei province-year (timing)", "air", frame, pl.concat(sites), (),
+                   f"{frame[STATION].n_unique()} stations × {frame.height // max(frame[STATION].n_unique(), 1)} h")
+
+
+def time_scan(ds: DataSet, *, repeat: int = 1) -> dict[str, Any]:
+    """Seconds to build the inputs and to run every air detector (one process) on ``ds``, per detector."""
+    m = TianlanMethod()
+    if not m.available:
+        raise SystemExit(m.reason)
+    t0 = time.perf_counter()
+    series, contexts = m._inputs(ds, ds.frame)
+    t_inputs = time.perf_counter() - t0
+    best = math.inf
+    timings: dict[str, float] = {}
+    n = 0
+    cpu = math.inf
+    for _ in range(repeat):
+        spent: dict[str, float] = {}
+        t0, c0 = time.perf_counter(), time.process_time()
+        results = m._run_batch(series, contexts, m.config, timings=spent)
+        took, used = time.perf_counter() - t0, time.process_time() - c0
+        if took < best:
+            best, timings, n, cpu = took, spent, len(results), used
+    # wall-clock per detector; the CPU seconds of the whole scan say what it costs on a busy machine
+    return {"stations": len(series), "values": sum(len(s) for per in series.values() for s in per.values()),
+            "inputs_s": round(t_inputs, 2), "detectors_s": round(best, 2), "detectors_cpu_s": round(cpu, 2), "results": n,
+            "per_detector_s": dict(sorted(((k, round(v, 3)) for k, v in timings.items()), key=lambda kv: -kv[1]))}
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -515,9 +611,27 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--sim-days", type=int, default=61)
     ap.add_argument("--json", type=Path, default=None, help="also write the results as JSON")
     ap.add_argument("--ground-truth", type=Path, default=None, help="write each scenario's ground truth (JSON lines) here")
+    ap.add_argument("--scan-year", action="store_true", help="only time a batch scan of a province-year "
+                    "(60 stations × 8760 h, every air detector, one process) and print seconds per detector")
     args = ap.parse_args(argv)
     if not 1 <= args.months <= 6:
         ap.error("--months must be 1–6")
+    if args.scan_year:
+        out = time_scan(province_year())
+        table = Table(title="Batch scan of a province-year (Tianlan, default configuration, one process)",
+                      title_justify="left")
+        table.add_column("detector")
+        table.add_column("s", justify="right")
+        for k, v in out["per_detector_s"].items():
+            table.add_row(k, f"{v:.2f}")
+        table.add_row("all detectors", f"{out['detectors_s']:.2f}", style="bold")
+        table.add_row("all detectors, CPU seconds", f"{out['detectors_cpu_s']:.2f}", style="bold")
+        console.print(table)
+        console.print(f"{out['stations']} stations, {out['values']:,} values, inputs built in {out['inputs_s']} s, "
+                      f"{out['results']:,} results")
+        if args.json:
+            args.json.write_text(json.dumps(out, indent=1))
+        return
 
     names = [x.strip() for x in args.datasets.split(",") if x.strip()]
     datasets: list[DataSet] = []
@@ -549,8 +663,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                                   + ", ".join(f"{k}×{v}" for k, v in sorted(res.errors.items())))
                 console.print()
     console.print(f"total {time.perf_counter() - t0:.0f} s; an injection counts as detected when an alarm of "
-                  f"level ≥ {MIN_LEVEL} overlaps its window on its station; precision = share of level ≥ {MIN_LEVEL} "
-                  "alarms overlapping an injection")
+                  f"level ≥ {MIN_LEVEL} that the clean data do not raise overlaps its window on its station; "
+                  f"precision = share of level ≥ {MIN_LEVEL} alarms overlapping an injection and not raised on the "
+                  "clean data; 'any alarm': every overlapping alarm counts")
     if args.json:
         args.json.write_text(json.dumps(to_json(results), ensure_ascii=False, indent=1))
 

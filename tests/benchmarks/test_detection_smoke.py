@@ -144,3 +144,22 @@ def test_scoring_counts_overlaps_on_the_station() -> None:
     assert (row.injections, row.detected, row.alarms, row.true_alarms) == (1, 1, 3, 1)
     assert row.recall == 1.0 and row.precision == pytest.approx(1 / 3) and row.median_delay_h == 2.0
     assert row.top == [("SPA-01", 1)]
+
+
+def test_background_alarms_are_not_detections() -> None:
+    """An alarm the clean data raise identically is not caused by the injection it overlaps: it
+    neither detects it nor counts as a true alarm (the lenient 'any alarm' columns count it)."""
+    bench = _bench()
+    from tianlan.sim.fraud import GroundTruth
+
+    g = GroundTruth("selective_missing", "A", ("PM2.5",), 0, 30 * 86400)
+    old = bench.Alarm("A", "a21004", 5 * 86400, 5 * 86400 + 7200, 2, "SPA-01")  # raised on the clean data too
+    new = bench.Alarm("A", "a34004", 0, 30 * 86400, 2, "FOR-05")
+    row = bench.score("selective_missing", [old], [g], background=[old])
+    assert (row.detected, row.true_alarms, row.detected_any, row.true_alarms_any) == (0, 0, 1, 1)
+    assert row.recall == 0.0 and row.recall_any == 1.0 and row.precision == 0.0 and row.precision_any == 1.0
+    row = bench.score("selective_missing", [old, new], [g], background=[old])
+    assert (row.detected, row.true_alarms, row.alarms) == (1, 1, 2) and row.top == [("FOR-05", 1)]
+    # an alarm the injection changed (here: longer) is new
+    longer = bench.Alarm("A", "a21004", 5 * 86400, 6 * 86400, 2, "SPA-01")
+    assert bench.score("selective_missing", [longer], [g], background=[old]).detected == 1

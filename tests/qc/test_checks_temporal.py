@@ -102,6 +102,26 @@ def test_tmp03_flat_runs_suspect_then_fail_and_floor_exempt() -> None:
     assert [(x.status, x.start) for x in run("TMP-03", hourly(so2, "a21026"))] == [(Status.SUSPECT, 70)]
 
 
+def test_tmp03_judges_a_run_by_the_stations_own_persistence() -> None:
+    """A gas value held for 12–48 h (the injector's ``flat``): FAIL when the station's analyser
+    normally moves at that level — also at low levels that the fixed rule exempted — but exempt
+    where the station's own low values repeat that long anyway."""
+    no2 = air(30 * 24, 20.0, seed=5)
+    no2[200:214] = 21.0  # 14 h: under the fixed rule only SUSPECT (gas 2T = 24 h), level 1
+    (f,) = run("TMP-03", hourly(no2, "a21004"))
+    assert (f.status, f.start, f.end) == (Status.FAIL, 200, 214)
+    assert f.evidence["persistence"]["expected_runs"] < 0.001 and f.evidence["values_around"]
+    assert run("TMP-03", hourly(no2, "a21004"), alpha=None)[0].status == Status.SUSPECT  # the catalogue rule alone
+    so2 = air(30 * 24, 8.0, seed=6)
+    so2[300:340] = 8.0  # 40 h at 8 µg/m³: below 20 steps, exempt before; the analyser moves there
+    (f,) = run("TMP-03", hourly(so2, "a21026"))
+    assert f.status == Status.FAIL and f.start <= 300 and f.end >= 340  # the hour before may read 8 too
+    assert run("TMP-03", hourly(so2, "a21026"), alpha=None) == []
+    sticky = np.round(8.0 + np.repeat(np.random.default_rng(1).integers(-1, 2, 30), 24)).astype(float)
+    sticky[300:340] = 8.0  # a station whose low SO2 repeats for days (coarse analyser): not improbable
+    assert run("TMP-03", hourly(sticky, "a21026")) == []
+
+
 def test_tmp03_coarse_resolution_and_gaps() -> None:
     co = air(3 * 24, 3.0, resolution=0.1)
     co[10:24] = 2.9  # 14 h of one value at 0.1 mg/m³ resolution: suspect (gas T = 12 h)

@@ -79,14 +79,15 @@ def hits(found: list, truths: list, ctxs: dict[str, Context]) -> float:
 
 
 def test_registered_with_metadata() -> None:
-    for det, params in (("CEMS-01", CONC), ("CEMS-02", ("a19001",)), ("CEMS-04", (*CONC, "a00000")), ("CEMS-06", CONC)):
+    for det, params in (("CEMS-01", CONC), ("CEMS-02", ("a19001",)),
+                        ("CEMS-04", (*CONC, "a00000", "a19001", "a01012", "a01011")), ("CEMS-06", CONC)):
         spec = get(det)
         assert spec.family == "cems" and spec.systems == ("source",) and spec.parameters == params
         assert all(p.doc for p in spec.params.values())
 
 
-@pytest.mark.parametrize("det,codes", [("CEMS-01", CONC), ("CEMS-02", ("a19001",)), ("CEMS-04", (*CONC, "a00000")),
-                                       ("CEMS-06", CONC)])
+@pytest.mark.parametrize("det,codes", [("CEMS-01", CONC), ("CEMS-02", ("a19001",)),
+                                       ("CEMS-04", (*CONC, "a00000", "a19001", "a01012", "a01011")), ("CEMS-06", CONC)])
 def test_clean_fleet_is_quiet(det: str, codes: tuple[str, ...], fleet: pl.DataFrame) -> None:
     ctxs = contexts(fleet)
     found = [x for x in findings(det, ctxs, codes) if x[2].score >= 0.8]
@@ -283,3 +284,40 @@ def test_minute_data_are_accepted() -> None:
     found = run("XV-04", minute["a21026"], Context("U", series=minute))
     assert found and found[0].evidence["channels"] == ["a21026", "load"] and found[0].status == Status.FAIL
     assert j - 60 <= found[0].start and found[0].end <= j + 2880 + 60  # windows are tested hourly on minute data
+
+
+# --- CEMS-04 frozen signal ----------------------------------------------------------------------
+
+
+def test_cems04_frozen_while_operating(fleet: pl.DataFrame) -> None:
+    """A pollutant held at its last value while the unit runs is found at level-2 strength; the
+    same constant while the unit is stopped (the shutdown's load 0, humidity floor) is not."""
+    frame, truths = random_injections(fleet, ["flat"], 12, 11, overrides={"flat": {}}, hours={"flat": (4, 12)})
+    ctxs = contexts(frame)
+    found = [(st, c, f) for st, c, f in findings("CEMS-04", ctxs, CONC) if "frozen" in f.reason]
+    assert hits(found, truths, ctxs) == 1.0
+    f = found[0][2]
+    assert f.status == Status.SUSPECT and f.score >= 0.8
+    assert f.evidence["kind"] == "frozen" and f.evidence["chance_of_run"] < 0.01
+    # a shutdown holds load and concentrations near constant: nothing frozen is reported there
+    clean = contexts(fleet)
+    for ctx in clean.values():
+        for c in (*CONC, "a00000", "a19001", "a01012", "a01011"):
+            assert not [f for f in run("CEMS-04", ctx.series[c], ctx) if "frozen" in f.reason], (ctx.station, c)
+
+
+def test_cems04_frozen_needs_an_improbable_run() -> None:
+    """A coarse signal that repeats often by itself must be frozen much longer than a fine one."""
+    rng = np.random.default_rng(3)
+    n = 24 * 20
+    t = T0 + HOUR * np.arange(n, dtype=np.int64)
+    load = 80 + rng.normal(0, 3, n)
+    fine = np.round(20 * np.exp(rng.normal(0, 0.2, n)), 2)
+    coarse = np.round(20 + rng.normal(0, 0.6, n))  # whole mg/m³: repeats every few hours by itself
+    fine[200:204] = fine[199]
+    coarse[200:204] = coarse[199]
+    for values, expect in ((fine, True), (coarse, False)):
+        s = Series("P", "a21026", t, values)
+        ctx = Context("P", series={"a21026": s, "load": Series("P", "load", t, load)}, attrs={"kind": "source"})
+        got = [f for f in run("CEMS-04", s, ctx) if "frozen" in f.reason]
+        assert bool(got) is expect, got

@@ -243,3 +243,46 @@ def test_mark02_judges_flue_gas_converted_to_reference_o2() -> None:
     (f,) = run("MARK-02", site["a21026"], c)
     assert f.evidence["o2_converted"] is True and f.evidence["exceedance_episodes"] == 8
     assert run("MARK-02", site["a21026"], c, o2_conversion=False) == []
+
+
+def flagged(s: Series, flags: np.ndarray) -> Series:
+    return Series(s.station, s.parameter, s.times, s.values, flags=flags)
+
+
+def test_mark01_maintenance_mark_over_a_channel_dropped_from_the_records() -> None:
+    """Under a maintenance mark the SO2 analyser sent nothing — no value, no HJ 212 flag — while the
+    NOx analyser kept sending normal values: the channel was left out, not maintained. Equipment
+    really under maintenance reports its records flagged M, and a DAS that is down sends nothing
+    for every channel: neither is a finding."""
+    sig = outlet()
+    real = Mark(T0 + 20 * 24 * H, T0 + 23 * 24 * H, "shutdown")
+    m = Mark(T0 + 30 * 24 * H, T0 + 30 * 24 * H + 6 * H, "maintenance")
+    s = sig["a21026"]
+    n = len(s)
+    w = slice(30 * 24, 30 * 24 + 6)
+    nox = Series("P1", "a21002", s.times, np.round(s.values * 2 + 5, 1), flags=np.full(n, "N", dtype=object))
+    v = s.values.copy()
+    v[w] = np.nan
+    f = np.full(n, "N", dtype=object)
+    f[w] = None
+    gone = Series(s.station, s.parameter, s.times, v, flags=f)
+    fs = run("MARK-01", gone, ctx_of({**sig, "a21026": gone, "a21002": nox}, [real, m]))
+    assert [x.reason for x in fs] == ["maintenance_mark_channel_dropped"]
+    assert fs[0].evidence["channels_dropped"] == ["a21026"] and fs[0].score >= 0.8
+    assert (fs[0].start, fs[0].end) == (w.start, w.stop)
+    # the same hours flagged M (records sent, marked maintenance): consistent
+    fm = f.copy()
+    fm[w] = "M"
+    maint = flagged(gone, fm)
+    assert run("MARK-01", maint, ctx_of({**sig, "a21026": maint, "a21002": nox}, [real, m])) == []
+    # the whole DAS silent (every analyser without value and flag): an outage, not a skipped channel
+    nv = nox.values.copy()
+    nv[w] = np.nan
+    nox_off = Series("P1", "a21002", s.times, nv, flags=f.copy())
+    assert run("MARK-01", gone, ctx_of({**sig, "a21026": gone, "a21002": nox_off}, [real, m])) == []
+    # without flags the absence cannot be told from a flagged gap: no finding (as before)
+    plain = Series(s.station, s.parameter, s.times, v)
+    assert run("MARK-01", plain, ctx_of({**sig, "a21026": plain, "a21002": Series("P1", "a21002", s.times, nox.values)},
+                                        [real, m])) == []
+    # switched off by configuration
+    assert run("MARK-01", gone, ctx_of({**sig, "a21026": gone, "a21002": nox}, [real, m]), check_dropped=False) == []

@@ -335,3 +335,24 @@ def test_simulated_series_are_deterministic_and_plausible() -> None:
     down = w.filter(pl.col(STATION) == "W102")["w01010"].to_numpy()
     assert np.corrcoef(up[:-6], down[6:])[0, 1] > np.corrcoef(up, down)[0, 1]
     assert wsites.filter(pl.col(STATION) == "W102")["upstream"][0] == "W101"
+
+
+def test_cems_minute_series_are_minute_records_with_marked_stops() -> None:
+    from tianlan.sim.cems_series import MINUTE_CHANNELS, cems_minute_series
+
+    a, sites, stops = cems_minute_series(3, days=4, seed=5, shutdowns_per_month=15.0)
+    b, _, _ = cems_minute_series(3, days=4, seed=5, shutdowns_per_month=15.0)
+    assert sorted(a) == ["CEMS001", "CEMS002", "CEMS003"] and sites.height == 3
+    for code, (t, vals) in a.items():
+        assert t.size == 4 * 1440 and np.all(np.diff(t) == 60) and tuple(vals) == MINUTE_CHANNELS
+        assert all(np.array_equal(vals[c], b[code][1][c]) for c in MINUTE_CHANNELS)
+        stop = np.zeros(t.size, dtype=bool)
+        for s0, s1 in stops[code]:
+            stop |= (t >= s0) & (t < s1)
+        run = ~stop
+        assert 8 < np.median(vals["a19001"][run]) < 12 and np.median(vals["a01012"][run]) > 40
+        # minute values vary: an hour of a working analyser never repeats one value (CEMS-04 frozen)
+        assert np.mean(np.diff(vals["a21026"][run]) == 0) < 0.05
+        if stop.any():
+            assert vals["a19001"][stop].min() > 19 and np.median(vals["a00000"][stop]) < 0.2 * np.median(vals["a00000"][run])
+    assert any(stops.values())

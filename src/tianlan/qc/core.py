@@ -91,6 +91,14 @@ class Context:
     marks: Sequence[Mark] = ()
     events: Sequence[Mapping[str, Any]] = ()  # metadata/parameter events: {"time_utc", "kind", "key", "old", "new", "approved"}
     attrs: Mapping[str, Any] = field(default_factory=dict)  # site attributes (o2_ref, kind, city …)
+    # Every station of the scan of the same kind, this one included (station → code → series): the
+    # batch runner shares one mapping between all contexts, so detectors that look for copies
+    # between *any* two stations of a network (FOR-06) can index it once. Empty in streaming QC.
+    network: Mapping[str, Mapping[str, Series]] = field(default_factory=dict)
+    # Scratch space for derived arrays that several detectors of one station compute alike (the
+    # neighbour residual of a parameter …), keyed by everything they depend on; the batch runner
+    # clears it after each station. Never part of a result.
+    cache: dict[Any, Any] = field(default_factory=dict, repr=False, compare=False)
 
 
 @dataclass

@@ -223,8 +223,15 @@ def find_neighbours(stations: Mapping[str, StationMeta], *, radius_km: float = N
 def build_contexts(series: Mapping[str, Mapping[str, Series]], stations: Mapping[str, StationMeta], *,
                    neighbours: Mapping[str, Mapping[str, float]] | None = None) -> dict[str, Context]:
     """One context per station with series: its own series, its neighbours' series and distances,
-    limits (GB 3095 Grade II for air; the registry's ``attrs.limits`` for others) and attributes."""
+    limits (GB 3095 Grade II for air; the registry's ``attrs.limits`` for others), attributes and
+    the network — one mapping per kind of site shared by all its contexts: every station of that
+    kind in ``series`` (FOR-06 looks for days copied from any of them)."""
     nb = find_neighbours(stations) if neighbours is None else neighbours
+    # one shared mapping per kind of site (Context.network): every station of the scan of that kind
+    networks: dict[str, dict[str, Mapping[str, Series]]] = {}
+    for code, own in series.items():
+        kind = (stations.get(code) or StationMeta(code)).kind
+        networks.setdefault(kind, {})[code] = own
     out: dict[str, Context] = {}
     for code, own in series.items():
         meta = stations.get(code) or StationMeta(code)
@@ -233,7 +240,7 @@ def build_contexts(series: Mapping[str, Mapping[str, Series]], stations: Mapping
         limits.update({parameter_code(k) if k in NAMES else k: float(v)
                        for k, v in (meta.attrs.get("limits") or {}).items() if isinstance(v, int | float)})
         out[code] = Context(code, series=own, neighbours={k: series[k] for k in near}, distances_km=near,
-                            limits=limits, attrs=meta.context_attrs())
+                            limits=limits, attrs=meta.context_attrs(), network=networks[meta.kind])
     return out
 
 

@@ -18,6 +18,7 @@ boundary are seen whole) and each run keeps the parts of its findings that fall 
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing as mp
 import time
@@ -32,6 +33,21 @@ from tianlan.qc.config import Plan, QcConfig, SiteScope, default_config
 from tianlan.qc.core import Context, DetectorSpec, Finding, QcResult, Series, Status, to_results
 
 log = logging.getLogger(__name__)
+
+def single_threaded_blas() -> contextlib.AbstractContextManager[Any]:
+    """BLAS (OpenBLAS under NumPy) limited to one thread while detectors run, when ``threadpoolctl``
+    is installed (otherwise nothing changes).
+
+    Detectors multiply small matrices (FOR-06: days × 24 hours, a few hundred rows), where
+    OpenBLAS's threads cost far more than they save: measured on the 2-core development machine
+    under load, one 340 × 24 · 24 × 340 product took 28 ms with the default two threads and 0.55 ms
+    with one. Parallelism belongs to ``workers`` (one process per station)."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # optional: the scan is correct either way, only slower on small matrices
+        return contextlib.nullcontext()
+    return threadpool_limits(1, user_api="blas")
+
 
 #: progress(done, total, station): called after each station (done = stations finished so far).
 ProgressFn = Callable[[int, int, str], None]
@@ -118,14 +134,17 @@ def run_station(series: Mapping[str, Series], ctx: Context, config: QcConfig, *,
     site = SiteScope.of(ctx)
     h = config.hash
     out: list[QcResult] = []
-    for code, s in series.items():
-        if len(s) == 0:
-            continue
-        months_of = None
-        for spec, plan in config.detectors_for(site, code):
-            if months_of is None and any(p.months is not None for p in plan):
-                months_of = beijing_months(s.times)
-            out.extend(run_detector(spec, s, ctx, plan, h, months_of=months_of, timings=timings))
+    try:
+        for code, s in series.items():
+            if len(s) == 0:
+                continue
+            months_of = None
+            for spec, plan in config.detectors_for(site, code):
+                if months_of is None and any(p.months is not None for p in plan):
+                    months_of = beijing_months(s.times)
+                out.extend(run_detector(spec, s, ctx, plan, h, months_of=months_of, timings=timings))
+    finally:
+        ctx.cache.clear()  # derived arrays shared by this station's detectors (Context.cache)
     return out
 
 
@@ -154,14 +173,15 @@ def run_batch(series_by_station: Mapping[str, Mapping[str, Series]], contexts: M
         elif not ctx.series and series:
             ctx.series = series
     cfg.hash  # noqa: B018 - computed once here, not in every worker
-    if workers > 1 and len(todo) > 1 and "fork" in mp.get_all_start_methods():
-        return _run_forked(series_by_station, contexts, cfg, todo, progress, timings, workers)
-    out: list[QcResult] = []
-    for n, code in enumerate(todo, 1):
-        out.extend(run_station(series_by_station.get(code, {}), contexts[code], cfg, timings=timings))
-        if progress is not None:
-            progress(n, len(todo), code)
-    return out
+    with single_threaded_blas():
+        if workers > 1 and len(todo) > 1 and "fork" in mp.get_all_start_methods():
+            return _run_forked(series_by_station, contexts, cfg, todo, progress, timings, workers)
+        out: list[QcResult] = []
+        for n, code in enumerate(todo, 1):
+            out.extend(run_station(series_by_station.get(code, {}), contexts[code], cfg, timings=timings))
+            if progress is not None:
+                progress(n, len(todo), code)
+        return out
 
 
 # Set in the parent just before forking; the children read it (copy-on-write, nothing pickled in).
@@ -172,7 +192,8 @@ def _station_in_child(code: str) -> tuple[str, list[QcResult], dict[str, float]]
     assert _FORK_STATE is not None
     series, contexts, cfg = _FORK_STATE
     spent: dict[str, float] = {}
-    return code, run_station(series.get(code, {}), contexts[code], cfg, timings=spent), spent
+    with single_threaded_blas():
+        return code, run_station(series.get(code, {}), contexts[code], cfg, timings=spent), spent
 
 
 def _run_forked(series: Mapping[str, Mapping[str, Series]], contexts: Mapping[str, Context], cfg: QcConfig,

@@ -52,17 +52,22 @@ def _hourly(times: np.ndarray, values: Mapping[str, np.ndarray], per_hour: int) 
     return {k: v[: n * per_hour].reshape(n, per_hour).mean(axis=1) for k, v in values.items()}
 
 
-def _shutdown(vals: dict[str, np.ndarray], sl: slice, rng: np.random.Generator) -> None:
-    """A stopped unit over ``sl``: no load, air in the duct, gas cooling to ambient."""
+def _shutdown(vals: dict[str, np.ndarray], sl: slice, rng: np.random.Generator, per_hour: int = 1) -> None:
+    """A stopped unit over ``sl`` (``per_hour`` records an hour): no load, air in the duct, gas
+    cooling to ambient."""
     n = sl.stop - sl.start
-    k = np.arange(n)
+    k = np.arange(n) / per_hour
     vals[LOAD][sl] = 0.0
     vals["a19001"][sl] = 20.6 + rng.normal(0.0, 0.08, n)
     vals["a01011"][sl] = np.abs(rng.normal(0.3, 0.1, n))
     vals["a00000"][sl] = vals["a01011"][sl] * 12.0 * 0.85
     t0 = vals["a01012"][sl.start - 1] if sl.start > 0 else 50.0
     vals["a01012"][sl] = 8.0 + (t0 - 8.0) * np.exp(-k / 6.0) + rng.normal(0.0, 0.3, n)
-    vals["a01014"][sl] = 2.0 + 9.0 * np.exp(-k / 4.0)
+    # the humidity analyser goes on measuring (ambient air in a cooling duct): it keeps its noise,
+    # as every other channel here does, rather than settling on one exact value
+    # (its own generator: the draws of the other channels and events stay as they were)
+    hum = np.random.default_rng([sl.start, n, per_hour]).normal(0.0, 0.3, n)
+    vals["a01014"][sl] = np.abs(2.0 + 9.0 * np.exp(-k / 4.0) + hum)
     vals["a01013"][sl] = rng.normal(0.0, 0.01, n)
     for code, level in (("a21026", 0.4), ("a21002", 1.5), ("a34013", 0.1)):
         vals[code][sl] = np.abs(level * np.exp(rng.normal(0.0, 0.3, n)) * np.exp(-k / 3.0))
@@ -128,6 +133,55 @@ def cems_frame(n_outlets: int = 12, *, start_utc: int = START_2019, days: int = 
                       **{f"limit_{k}": v for k, v in ULTRA_LOW_LIMITS.items()},
                       "lon": 114.0 + 0.2 * i, "lat": 38.0 + 0.05 * (i % 7), "city": "sim"})
     return pl.concat(frames), pl.DataFrame(sites)
+
+
+MinuteSeries = tuple[np.ndarray, dict[str, np.ndarray]]
+#: The six CEMS channels of :func:`cems_minute_series` (SO2, NOx, particulate, O2, flue temperature, flow).
+MINUTE_CHANNELS = ("a21026", "a21002", "a34013", "a19001", "a01012", "a00000")
+
+
+def cems_minute_series(n_outlets: int = 100, *, start_utc: int = START_2019, days: int = 30, seed: int = 7,
+                       channels: tuple[str, ...] = MINUTE_CHANNELS, shutdowns_per_month: float = 0.5
+                       ) -> tuple[dict[str, MinuteSeries], pl.DataFrame, dict[str, list[tuple[int, int]]]]:
+    """Minute data (HJ 212 ``2051`` records, one a minute) of ``n_outlets`` coal power outlets over
+    ``days``: ``{station: (times, {code: values})}`` for ``channels`` (rounded to the wire decimals),
+    the site table (as :func:`cems_frame`) and each outlet's shutdowns as ``[start_utc, end_utc)``
+    (the periods a plant would mark). Deterministic by seed; no hourly averaging — this is what the
+    DAS sends every minute and what a minute-data scan reads."""
+    rng = np.random.default_rng(seed)
+    per_hour = 60
+    n = days * 24 * per_hour
+    t_min = start_utc + np.arange(n, dtype=np.int64) * 60
+    o2_ref = REFERENCE_O2["coal_power"]
+    conv = (21.0 - o2_ref) / (21.0 - 9.8)
+    out: dict[str, MinuteSeries] = {}
+    stops: dict[str, list[tuple[int, int]]] = {}
+    sites = []
+    for i in range(n_outlets):
+        code = f"CEMS{i + 1:03d}"
+        params = {
+            "so2": float(rng.uniform(0.45, 0.8)) * ULTRA_LOW_LIMITS["a21026"] / conv,
+            "nox": float(rng.uniform(0.5, 0.8)) * ULTRA_LOW_LIMITS["a21002"] / conv,
+            "dust": float(rng.uniform(0.2, 0.5)) * ULTRA_LOW_LIMITS["a34013"] / conv,
+            "o2": float(rng.uniform(9.0, 10.5)),
+            "velocity": float(rng.uniform(12.0, 16.0)),
+            "area": float(rng.uniform(8.0, 16.0)),
+        }
+        prof = LoadSourceProfile(params)
+        sub = np.random.default_rng(int(rng.integers(2**63)))
+        vals = prof.sample_many(t_min.astype(float), sub)
+        stops[code] = []
+        for _ in range(int(sub.poisson(shutdowns_per_month * days / 30.0))):
+            length = int(sub.integers(12, 49)) * per_hour
+            s0 = int(sub.integers(24 * per_hour, max(24 * per_hour + 1, n - length - 24 * per_hour)))
+            _shutdown(vals, slice(s0, min(s0 + length, n)), sub, per_hour)
+            stops[code].append((int(t_min[s0]), int(t_min[min(s0 + length, n) - 1]) + 60))
+        dec = {f.code: (f.decimals, f.low, f.high) for f in prof.factors}
+        out[code] = (t_min, {c: np.round(np.clip(vals[c], dec[c][1], dec[c][2]), dec[c][0]) for c in channels})
+        sites.append({STATION: code, "plant": "coal_power", "o2_ref": o2_ref,
+                      **{f"limit_{k}": v for k, v in ULTRA_LOW_LIMITS.items()},
+                      "lon": 114.0 + 0.02 * i, "lat": 38.0 + 0.05 * (i % 7), "city": "sim"})
+    return out, pl.DataFrame(sites), stops
 
 
 def _ar1(n: int, tau_h: float, sigma: float, rng: np.random.Generator) -> np.ndarray:

@@ -189,16 +189,41 @@ def valid_mask(series: Series) -> np.ndarray:
 # --- ranges, time, evidence ----------------------------------------------------------------------
 
 
-def runs(mask: np.ndarray, min_len: int = 1) -> list[tuple[int, int]]:
-    """Index ranges [start, end) of consecutive True elements, at least ``min_len`` long."""
+def runs(mask: np.ndarray, min_len: int = 1, max_gap: int = 0, gap_ok: np.ndarray | None = None) -> list[tuple[int, int]]:
+    """Index ranges [start, end) where ``mask`` holds for at least ``min_len`` counted elements.
+
+    Without ``gap_ok``: runs of consecutive True elements. With it, elements where ``gap_ok`` is
+    true (typically: the value is missing) may interrupt a run for up to ``max_gap`` consecutive
+    elements without breaking it; they are not counted towards ``min_len``. Runs start and end on
+    an element where ``mask`` holds.
+    """
     m = np.asarray(mask, dtype=bool)
     if m.size == 0 or not m.any():
         return []
-    d = np.diff(np.concatenate(([0], m.view(np.int8), [0])))
-    starts = np.flatnonzero(d == 1)
-    ends = np.flatnonzero(d == -1)
-    keep = (ends - starts) >= min_len
-    return list(zip(starts[keep].tolist(), ends[keep].tolist(), strict=True))
+    if gap_ok is None or max_gap <= 0:
+        d = np.diff(np.concatenate(([0], m.view(np.int8), [0])))
+        starts = np.flatnonzero(d == 1)
+        ends = np.flatnonzero(d == -1)
+        keep = (ends - starts) >= min_len
+        return list(zip(starts[keep].tolist(), ends[keep].tolist(), strict=True))
+    gap = np.asarray(gap_ok, dtype=bool) & ~m
+    out: list[tuple[int, int]] = []
+    idx = np.flatnonzero(m)
+    start = prev = int(idx[0])
+    count = 1
+    for i in idx[1:].tolist():
+        between = i - prev - 1
+        if between == 0 or (between <= max_gap and gap[prev + 1:i].all()):
+            prev = i
+            count += 1
+            continue
+        if count >= min_len:
+            out.append((start, prev + 1))
+        start = prev = i
+        count = 1
+    if count >= min_len:
+        out.append((start, prev + 1))
+    return out
 
 
 def grid_index(series: Series) -> np.ndarray:
@@ -282,3 +307,176 @@ def events_of(ctx: Context, kinds: Iterable[str], code: str | None = None) -> li
 def index_range(times: np.ndarray, t0: int, t1: int) -> tuple[int, int]:
     """Rows whose period start lies in [t0, t1)."""
     return int(np.searchsorted(times, t0, "left")), int(np.searchsorted(times, t1, "left"))
+
+
+# --- robust scales, rolling windows, alignment (shared by the temporal, spatial and cross checks) ---
+
+
+def robust_sigma(d: np.ndarray, min_count: int = 10) -> float:
+    """1.4826 · MAD of the finite values of ``d`` (a normal σ, robust to outliers); NaN with fewer
+    than ``min_count`` values."""
+    d = d[np.isfinite(d)]
+    if d.size < min_count:
+        return float("nan")
+    return float(1.4826 * np.median(np.abs(d - np.median(d))))
+
+
+def aligned(times: np.ndarray, other: Series | None, shift_s: int = 0, *,
+            values: np.ndarray | None = None) -> np.ndarray:
+    """Values of ``other`` (or ``values``, one per row of ``other``) at exactly ``times − shift_s``
+    (NaN where ``other`` has no value there); always a new array.
+
+    Series of one scan share one regular grid, so when the times are the same the values are
+    copied without a search (a batch scan aligns thousands of neighbour series)."""
+    if other is None or len(other) == 0:
+        return np.full(times.shape, np.nan)
+    src = other.values if values is None else values
+    if shift_s == 0 and (other.times is times or (other.times.size == times.size and np.array_equal(other.times, times))):
+        return np.array(src, dtype=np.float64, copy=True)
+    out = np.full(times.shape, np.nan)
+    want = times - shift_s
+    idx = np.clip(np.searchsorted(other.times, want), 0, len(other) - 1)
+    hit = other.times[idx] == want
+    out[hit] = src[idx[hit]]
+    return out
+
+
+def nanmedian_rows(m: np.ndarray) -> np.ndarray:
+    """Median of each row of ``m`` ignoring NaN (NaN for a row without values); one sort of the
+    whole matrix (NaN sort last) — faster than ``np.nanmedian`` or per-row partial sorts here."""
+    if m.ndim != 2 or m.shape[1] == 0:
+        return np.full(m.shape[0] if m.ndim else 0, np.nan)
+    srt = np.sort(m, axis=1)  # NaN sorts last
+    k = np.isfinite(m).sum(axis=1)
+    rows = np.arange(m.shape[0])
+    lo = np.clip((k - 1) // 2, 0, m.shape[1] - 1)
+    hi = np.clip(k // 2, 0, m.shape[1] - 1)
+    out = 0.5 * (srt[rows, lo] + srt[rows, hi])
+    out[k == 0] = np.nan
+    return out
+
+
+def grid_positions(times: np.ndarray, step_s: int) -> tuple[np.ndarray, int]:
+    """Position of each time on the regular grid of step ``step_s`` from the first time; grid length."""
+    if times.size == 0:
+        return np.empty(0, dtype=np.int64), 0
+    idx = np.rint((times - times[0]) / max(step_s, 1)).astype(np.int64)
+    return idx, int(idx[-1]) + 1
+
+
+def windows(g: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
+    """Rows ``g[start:start + width]`` for each start (NaN outside ``g``), as a (len(starts), width) view."""
+    pad = np.concatenate([np.full(width, np.nan), g, np.full(width, np.nan)])
+    w = np.lib.stride_tricks.sliding_window_view(pad, width)
+    return w[np.clip(starts + width, 0, w.shape[0] - 1)]
+
+
+def rolling_robust(times: np.ndarray, r: np.ndarray, window_s: float, *, step_s: int = 3600, knot_s: float = 86400.0,
+                   min_count: int = 48, min_scale: float = 0.0,
+                   trailing_guard_s: float | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Rolling median and robust scale (1.4826·MAD) of ``r``, per element.
+
+    Evaluated at knots every ``knot_s`` seconds over windows of ``window_s`` centred on each knot
+    (clipped to the data: near the ends, and in streaming use, the window is one-sided) — or, with
+    ``trailing_guard_s``, over the ``window_s`` that end that long before the knot (only the past,
+    so a persistent change does not join its own baseline at once) — then interpolated linearly to
+    each element. A knot with fewer than ``min_count`` finite values has no baseline (NaN). The
+    scale is at least ``min_scale``.
+    """
+    n = r.size
+    med = np.full(n, np.nan)
+    scale = np.full(n, np.nan)
+    if n == 0:
+        return med, scale
+    idx, size = grid_positions(times, step_s)
+    g = np.full(size, np.nan)
+    g[idx] = r
+    width = max(1, int(round(window_s / max(step_s, 1))))
+    kstep = max(1, int(round(knot_s / max(step_s, 1))))
+    kpos = np.arange(0, size + kstep - 1, kstep)
+    if trailing_guard_s is None:
+        rows = windows(g, kpos - width // 2, width)
+    else:
+        rows = windows(g, kpos - int(round(trailing_guard_s / max(step_s, 1))) - width, width)
+    count = np.isfinite(rows).sum(axis=1)
+    km = nanmedian_rows(rows)
+    ks = np.maximum(1.4826 * nanmedian_rows(np.abs(rows - km[:, None])), min_scale)
+    ok = (count >= min_count) & np.isfinite(km)
+    if not ok.any():
+        return med, scale
+    kk = kpos[ok].astype(np.float64)
+    pos = idx.astype(np.float64)
+    med = np.interp(pos, kk, km[ok])
+    scale = np.interp(pos, kk, ks[ok])
+    # no baseline across long stretches without knots (e.g. a month-long outage)
+    j = np.clip(np.searchsorted(kk, pos), 0, kk.size - 1)
+    nearest = np.minimum(np.abs(kk[j] - pos), np.abs(kk[np.maximum(j - 1, 0)] - pos))
+    far = nearest > (width / 2.0 if trailing_guard_s is None else kstep)
+    med[far] = np.nan
+    scale[far] = np.nan
+    return med, scale
+
+
+def flank_median(r: np.ndarray, flank: int, *, guard: int = 0, min_count: int | None = None) -> np.ndarray:
+    """Median of ``r`` over the ``flank`` elements before and the ``flank`` after each element, leaving
+    out ``guard`` elements on each side (and the element itself): the local reference an episode is
+    measured against. Fewer than ``min_count`` (default ``flank // 2``) finite flank values: NaN.
+    At the end of a stream only the past is used."""
+    n = r.size
+    out = np.full(n, np.nan)
+    if n == 0 or flank < 1:
+        return out
+    half = flank + guard
+    pad = np.concatenate([np.full(half, np.nan), r, np.full(half, np.nan)])
+    w = np.lib.stride_tricks.sliding_window_view(pad, 2 * half + 1)
+    ref = np.concatenate([w[:, :flank], w[:, 2 * half + 1 - flank:]], axis=1)
+    count = np.isfinite(ref).sum(axis=1)
+    ok = count >= (max(1, flank // 2) if min_count is None else min_count)
+    out[ok] = nanmedian_rows(ref[ok])
+    return out
+
+
+def binned_robust_z(x: np.ndarray, level: np.ndarray, *, bins: int = 4, min_count: int = 50,
+                    min_scale: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
+    """Robust z of ``x`` with a centre and scale per quantile bin of ``level``; also the scale used.
+
+    Log residuals are noisier at low concentrations than in a regional haze, so one scale for all
+    hours would under-alarm at high levels and over-alarm at low ones. Bins with fewer than
+    ``min_count`` finite values use the pooled centre and scale.
+    """
+    z = np.full(x.shape, np.nan)
+    sc = np.full(x.shape, np.nan)
+    ok = np.isfinite(x)
+    if ok.sum() < min_count:
+        return z, sc
+
+    def centre_scale(v: np.ndarray) -> tuple[float, float]:
+        m = float(np.median(v))
+        return m, max(1.4826 * float(np.median(np.abs(v - m))), min_scale)
+
+    pooled = centre_scale(x[ok])
+    lv = np.where(np.isfinite(level), level, np.nan)
+    fin = np.isfinite(lv) & ok
+    edges = np.quantile(lv[fin], np.linspace(0, 1, bins + 1)[1:-1]) if fin.sum() >= bins * min_count else np.array([])
+    b = np.digitize(np.nan_to_num(lv, nan=-np.inf), edges) if edges.size else np.zeros(x.shape, dtype=int)
+    for k in range(int(edges.size) + 1):
+        sel = b == k
+        v = x[sel & ok]
+        m, s = centre_scale(v) if v.size >= min_count else pooled
+        z[sel] = (x[sel] - m) / s
+        sc[sel] = s
+    return z, sc
+
+
+def trailing_median(x: np.ndarray, width: int, *, min_count: int | None = None) -> np.ndarray:
+    """Median of ``x`` over the ``width`` elements ending at each element (itself included);
+    fewer than ``min_count`` (default ``width // 2``) finite values: NaN."""
+    n = x.size
+    out = np.full(n, np.nan)
+    if n == 0 or width < 1:
+        return out
+    pad = np.concatenate([np.full(width - 1, np.nan), x])
+    w = np.lib.stride_tricks.sliding_window_view(pad, width)
+    ok = np.isfinite(w).sum(axis=1) >= (max(1, width // 2) if min_count is None else min_count)
+    out[ok] = nanmedian_rows(w[ok])
+    return out

@@ -551,6 +551,15 @@ def lockstep(series: Series, ctx: Context, *, window_hours: float, min_coverage:
         xh = _block_means(x, per)
         wh = w // per
     for other_code, station, y in cands:
+        if station is not None:
+            # a neighbour counts only as a verbatim copy (below): a window needs min_points values
+            # equal within half a step and none that differ — cheap to rule out before any correlation
+            tol = max(qx, _quantum(y)) / 2.0 + 1e-9
+            with np.errstate(invalid="ignore"):
+                both = np.isfinite(x) & np.isfinite(y)
+                eq = both & (np.abs(x - y) <= tol)
+            if not ((_rolling_count(eq, w) >= min_points) & (_rolling_count(both & ~eq, w) == 0)).any():
+                continue
         if coarse:
             rh, _, _ = _rolling_corr(xh, _block_means(y, per), wh, max(3, int(np.ceil(min_coverage * wh))))
             with np.errstate(invalid="ignore"):

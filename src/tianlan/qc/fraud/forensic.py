@@ -24,6 +24,14 @@ the PM2.5/PM10 limit clipped for a month 0.89–0.93; 25 % of a month's values r
 own days or of a neighbour's day, but 1 of 41 copies from a station that is not among the
 neighbours the context holds (see FOR-06). ``tests/qc/test_fraud_forensic.py`` asserts ceilings
 on the clean rates and floors on recall.
+
+FOR-01 with its truncated-tail test at limits (flue gas converted to the reference O2; with
+neighbours, the expected exceedances predicted hour by hour from them): clean Hebei findings 0.035
+per station-month (11 of 313), the benchmark's ``clipping`` scenario found by FOR-01 alone in 16
+of 20 injections (14 with the bin test alone); simulated CEMS outlets (no neighbours): clean 0,
+``clipping`` 0.90 (0.15 before the O2 conversion). FOR-05 at a station without neighbours (a
+flue-gas outlet) tests the station's own values left around its gaps: clean simulated outlets 0,
+``selective_missing`` 1.00.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ from typing import Any
 
 import numpy as np
 
+from tianlan.errors import InputError
 from tianlan.qc.checks._common import runs as true_runs
 from tianlan.qc.core import Context, Finding, Param, Series, Status, detector
 
@@ -135,6 +144,19 @@ def _binom_sf(k: int, n: int, p: float) -> float:
     return min(1.0, total)
 
 
+def _binom_cdf(k: int, n: int, p: float) -> float:
+    """P(X ≤ k) for X ~ Binomial(n, p), exact (log-space sum of the lower terms)."""
+    if k >= n:
+        return 1.0
+    if p <= 0:
+        return 1.0
+    if p >= 1:
+        return 0.0
+    lp, lq = math.log(p), math.log1p(-p)
+    return min(1.0, sum(math.exp(math.lgamma(n + 1) - math.lgamma(j + 1) - math.lgamma(n - j + 1) + j * lp + (n - j) * lq)
+                        for j in range(k + 1)))
+
+
 def _index_range(times: np.ndarray, t0: int, t1: int) -> tuple[int, int]:
     return int(np.searchsorted(times, t0, "left")), int(np.searchsorted(times, t1, "left"))
 
@@ -175,7 +197,8 @@ def cutoffs(parameter: str, limits: Mapping[str, float], *, use_iaqi: bool = Tru
     return sorted(out.items())
 
 
-def bunching(values: np.ndarray, cut: float, *, res: float, width_frac: float, min_width: int) -> dict[str, Any]:
+def bunching(values: np.ndarray, cut: float, *, res: float, width_frac: float, min_width: int,
+             p_from_ratio: float = 0.0, p_from_below: int = 0) -> dict[str, Any]:
     """Counts and statistics of the bin-ratio bunching test at ``cut``.
 
     Bins of width h (``width_frac``·cut rounded to the data resolution, at least ``min_width``
@@ -185,7 +208,8 @@ def bunching(values: np.ndarray, cut: float, *, res: float, width_frac: float, m
     Binomial(N, 1/3) (the conditional form of a Poisson test); parking values under the cut-off
     fills B and empties A. ``ratio`` = B / ((L + A)/2) is the effect size, ``p`` the one-sided
     binomial p-value. Convex tails make the test conservative; at a density mode it is not, which
-    the effect-size floor absorbs (measured on real data).
+    the effect-size floor absorbs (measured on real data). The p-value is computed only when the
+    ratio reaches ``p_from_ratio`` and the count ``p_from_below`` (else None: it would not decide).
     """
     unit = res if res > 0 else max(abs(cut) * 1e-3, 1e-9)
     h = max(min_width, round(width_frac * cut / unit)) * unit
@@ -196,7 +220,7 @@ def bunching(values: np.ndarray, cut: float, *, res: float, width_frac: float, m
     n_a = int(np.count_nonzero((values > cut + eps) & (values <= hi + eps)))
     expected = (n_l + n_a) / 2.0
     ratio = n_b / max(expected, 0.5)
-    p = _binom_sf(n_b, n_l + n_b + n_a, 1.0 / 3.0)
+    p = _binom_sf(n_b, n_l + n_b + n_a, 1.0 / 3.0) if ratio >= p_from_ratio and n_b >= p_from_below else None
     return {"cutoff": cut, "half_width": round(h, 6), "below": [round(lo, 6), cut], "count_below": n_b,
             "count_further_below": n_l, "count_above": n_a, "expected_below": expected, "ratio": round(ratio, 4),
             "p_value": p}
@@ -262,12 +286,27 @@ def neighbour_step(v: np.ndarray, level: np.ndarray, cut: float, h: float) -> tu
                                     "when just below the cut-off than when around it by at least this"),
         "iaqi_breakpoints": Param(True, "", "also test the HJ 633 IAQI breakpoints of air pollutants"),
         "edition": Param("HJ633-2012", "", "HJ 633 edition whose breakpoints are tested"),
+        "o2_conversion": Param(True, "", "flue-gas pollutants are tested converted to the site's reference O2 "
+                               "(attrs o2_ref, O2 a19001), as their limits apply (HJ 75-2017)"),
+        "tail_ratio": Param(2.5, "ratio", "truncated-tail test at limits: values above the limit expected from the rest "
+                            "of the record ÷ observed in the window at least this; 0 = off"),
+        "min_tail_below": Param(5, "values", "truncated-tail test: fewest values just below the limit in the window"),
+        "min_expected_above": Param(4.0, "values", "truncated-tail test: fewest values expected above the limit"),
+        "neighbour_tail_ratio": Param(6.0, "ratio", "truncated-tail test with neighbours (expected counts predicted "
+                                      "hour by hour from them): the same effect-size floor; 0 = off"),
+        "neighbour_tail_alpha": Param(0.01, "", "truncated-tail test with neighbours: p-value of the count above"),
+        "tail_alpha": Param(0.001, "", "truncated-tail test: p-value of the count above the limit"),
+        "tail_window_days": Param(4.0, "days", "truncated-tail test: also in windows of this many days and of half as "
+                                  "many (sliding by half, at least a day); 0 = only the bin test's windows"),
     },
     parameters=FORENSIC_PARAMETERS,
 )
 def threshold_bunching(series: Series, ctx: Context, *, window_days: float, width_frac: float, min_width: int,
                        min_ratio: float, alpha: float, min_below: int, min_coverage: float, min_neighbour_step: float,
-                       iaqi_breakpoints: bool, edition: str) -> list[Finding]:
+                       iaqi_breakpoints: bool, edition: str, o2_conversion: bool = True, tail_ratio: float = 2.5,
+                       min_tail_below: int = 5, min_expected_above: float = 4.0,
+                       tail_window_days: float = 4.0, tail_alpha: float = 0.001,
+                       neighbour_tail_ratio: float = 6.0, neighbour_tail_alpha: float = 0.01) -> list[Finding]:
     """Periods whose values bunch just at or below a limit or IAQI breakpoint (catalogue FOR-01).
 
     Cut-offs: ``ctx.limits[series.parameter]`` and, for the six air pollutants, the HJ 633 IAQI
@@ -283,28 +322,82 @@ def threshold_bunching(series: Series, ctx: Context, *, window_days: float, widt
     union (SUSPECT, ``bunching_below_cutoff``, score 0.8 at ``min_ratio`` rising to 1 at 1.25 × it),
     with the statistics of the strongest window and, for context, the same test at two placebo
     cut-offs (±25 %).
+
+    Flue-gas pollutants with ``attrs["o2_ref"]`` and an O2 series are tested on the converted
+    (折算) values, as their limits apply (``o2_conversion``; HJ 75-2017). At limits (not IAQI
+    breakpoints) a second statistic, the **truncated tail**, also in windows of
+    ``tail_window_days`` and half that: parking every would-be exceedance just under the limit
+    empties the values above it. Without neighbours (:func:`truncated_tail`) the window's split of
+    values just below vs above the limit is compared with the rest of the station's record
+    (``tail_ratio``, ``tail_alpha``); with neighbours (:func:`neighbour_tail`) the expected counts
+    above and just below are predicted hour by hour from the neighbours' level and the station's
+    usual ratio to it, and the count just below must also have swollen to twice its expectation
+    (``neighbour_tail_ratio``, ``neighbour_tail_alpha``; a week merely cleaner than the neighbours
+    loses both). Both need ≥ ``min_tail_below`` values just below and ≥ ``min_expected_above``
+    expected above; the neighbour-step gate applies as for the bin test. Score 0.8 at the ratio.
     """
     cuts = cutoffs(series.parameter, ctx.limits, use_iaqi=iaqi_breakpoints, edition=edition)
     if not cuts or len(series) == 0:
         return []
-    res = resolution(series.values)
+    # A flue-gas limit applies to the O2-converted (折算) value (HJ 75-2017; GB 13223-2011): parked
+    # values sit just under the limit after conversion, so the measured values bunch nowhere.
+    from tianlan.qc.fraud.marks import compared_values
+
+    values, converted = compared_values(series, ctx, convert=o2_conversion)
+    res = 0.0 if converted else resolution(series.values)
     step = int(series.step_s)
     level = _neighbour_level(series, ctx)
     wins = [(s, e, 30 * 86400 / step) for _, s, e in _months(series.times)]
     if window_days > 0:
         wins += [(s, e, window_days * 86400 / step) for s, e in _windows(series.times, window_days)]
+    n_bin_wins = len(wins)
+    fin_all = np.isfinite(values)
+    limit_cuts = {c for c, what in cuts if what.startswith("limit")} if max(tail_ratio, neighbour_tail_ratio) > 0 else set()
+    if limit_cuts and tail_window_days > 0:  # short windows: the truncated-tail test only
+        for days in (tail_window_days, tail_window_days / 2):
+            wins += [(s, e, days * 86400 / step) for s, e in _windows(series.times, days)]
+    tail_totals: dict[float, tuple[int, int]] = {}
+    ratios: np.ndarray | None = None
     hits: dict[float, list[tuple[int, int, dict[str, Any]]]] = {}
-    for s, e, slots in wins:
-        v_all = series.values[s:e]
+    for w_i, (s, e, slots) in enumerate(wins):
+        v_all = values[s:e]
         fin = np.isfinite(v_all)
         if fin.sum() < min_coverage * slots:
             continue
         v = v_all[fin]
+        short = w_i >= n_bin_wins
         for cut, what in cuts:
-            st = bunching(v, cut, res=res, width_frac=width_frac, min_width=min_width)
-            if st["count_below"] < min_below or st["ratio"] < min_ratio or st["p_value"] >= alpha:
+            if short and cut not in limit_cuts:
                 continue
-            ev: dict[str, Any] = {"cutoff_kind": what, **st, "values_in_window": int(v.size)}
+            st = bunching(v, cut, res=res, width_frac=width_frac, min_width=min_width,
+                          p_from_ratio=min_ratio, p_from_below=min_below)
+            score = _score(st["ratio"], min_ratio)
+            passed = (not short and st["count_below"] >= min_below and st["ratio"] >= min_ratio
+                      and st["p_value"] is not None and st["p_value"] < alpha)
+            tail = None
+            if cut in limit_cuts:
+                if level is None:
+                    if cut not in tail_totals:
+                        tail_totals[cut] = tail_counts(values[fin_all], cut, st["half_width"])
+                    tail = truncated_tail(v, cut, st["half_width"], tail_totals[cut], p_from_shortfall=tail_ratio)
+                    excess_ok = True
+                else:  # with neighbours: what the station's usual relation to them predicts, hour by hour
+                    if ratios is None:
+                        ratios = log_ratios(values, level)
+                    tail = neighbour_tail(v_all, level[s:e], ratios, cut, st["half_width"])
+                    excess_ok = tail["count_below"] >= 2.0 * tail["expected_below"]
+                need = tail_ratio if level is None else neighbour_tail_ratio
+                if (need > 0 and excess_ok and tail["count_below"] >= min_tail_below
+                        and tail["expected_above"] >= min_expected_above and tail["shortfall"] >= need
+                        and tail["p_value"] is not None
+                        and tail["p_value"] < (tail_alpha if level is None else neighbour_tail_alpha)):
+                    passed = True
+                    score = max(score if st["ratio"] >= min_ratio else 0.0, _score(tail["shortfall"], need))
+            if not passed:
+                continue
+            ev: dict[str, Any] = {"cutoff_kind": what, **st, "values_in_window": int(v.size), "score": score}
+            if tail is not None:
+                ev["truncated_tail"] = tail
             if level is not None:
                 d, n_b, n_o = neighbour_step(v_all, level[s:e], cut, st["half_width"])
                 ev.update({"neighbour_step": None if math.isnan(d) else round(d, 4), "neighbour_hours_below": n_b,
@@ -327,14 +420,88 @@ def threshold_bunching(series: Series, ctx: Context, *, window_days: float, widt
                 groups.append([h])
         for g in groups:
             s, e = g[0][0], max(x[1] for x in g)
-            best = max(g, key=lambda x: x[2]["ratio"])[2]
-            out.append(Finding(s, e, Status.SUSPECT, "bunching_below_cutoff", _score(best["ratio"], min_ratio), {
+            best = max(g, key=lambda x: x[2]["score"])[2]
+            out.append(Finding(s, e, Status.SUSPECT, "bunching_below_cutoff", best.pop("score"), {
                 **best, "period": [_iso(int(series.times[s])), _iso(int(series.times[e - 1]) + step)],
                 "windows_flagged": len(g), "resolution": res, "neighbours": list(_neighbour_series(series, ctx)),
+                "o2_converted": converted,
                 "thresholds": {"window_days": window_days, "min_ratio": min_ratio, "alpha": alpha, "min_below": min_below,
-                               "min_neighbour_step": min_neighbour_step},
+                               "min_neighbour_step": min_neighbour_step, "tail_ratio": tail_ratio,
+                               "min_tail_below": min_tail_below, "min_expected_above": min_expected_above},
             }))
     return out
+
+
+def log_ratios(values: np.ndarray, level: np.ndarray) -> np.ndarray:
+    """Sorted ln(station ÷ neighbours' level) over the hours both are positive: the station's usual
+    relation to its neighbours."""
+    ok = np.isfinite(values) & np.isfinite(level) & (values > 0) & (level > 0)
+    return np.sort(np.log(values[ok] / level[ok]))
+
+
+def neighbour_tail(v: np.ndarray, level: np.ndarray, ratios: np.ndarray, cut: float, h: float) -> dict[str, Any]:
+    """The truncated-tail test predicted from the neighbours: for each hour of the window with a
+    value and a neighbour level L, the station's usual ratio to its neighbours (``ratios``, the
+    empirical distribution over its record) gives P(value > cut) and P(value in (cut − h, cut]).
+    Their sums are the expected counts above and just below; parking moves the expected
+    exceedances into the bin below, so observed above ≪ expected and observed below ≫ expected,
+    whereas a station merely cleaner than usual that week loses both. ``p_value``: Poisson lower
+    tail of the count above (a guard for small counts; hours are not independent, the effect sizes
+    decide)."""
+    ok = np.isfinite(v) & np.isfinite(level) & (level > 0) & (v > 0)
+    out: dict[str, Any] = {"hours": int(ok.sum()), "reference_hours": int(ratios.size), "neighbour_predicted": True}
+    if not ok.any() or ratios.size < 100:
+        return {**out, "count_below": 0, "count_above": 0, "expected_below": 0.0, "expected_above": 0.0,
+                "shortfall": 0.0, "p_value": 1.0}
+    lv = level[ok]
+    n = ratios.size
+    at_cut = np.searchsorted(ratios, np.log(cut / lv), "right")
+    at_low = np.searchsorted(ratios, np.log(max(cut - h, 1e-9) / lv), "right")
+    e_above = float(np.sum(n - at_cut) / n)
+    e_below = float(np.sum(at_cut - at_low) / n)
+    x = v[ok]
+    n_above = int(np.count_nonzero(x > cut))
+    n_below = int(np.count_nonzero((x > cut - h) & (x <= cut)))
+    p = _poisson_cdf(n_above, e_above)
+    return {**out, "count_below": n_below, "count_above": n_above, "expected_below": round(e_below, 3),
+            "expected_above": round(e_above, 3), "shortfall": round(e_above / max(n_above, 0.5), 3), "p_value": p}
+
+
+def _poisson_cdf(k: int, mu: float) -> float:
+    """P(X ≤ k) for X ~ Poisson(mu)."""
+    if mu <= 0:
+        return 1.0
+    return min(1.0, sum(math.exp(j * math.log(mu) - mu - math.lgamma(j + 1)) for j in range(k + 1)))
+
+
+def tail_counts(values: np.ndarray, cut: float, h: float) -> tuple[int, int]:
+    """(values in (cut − h, cut], values above cut) of finite ``values``."""
+    return (int(np.count_nonzero((values > cut - h) & (values <= cut))), int(np.count_nonzero(values > cut)))
+
+
+def truncated_tail(v: np.ndarray, cut: float, h: float, totals: tuple[int, int], *,
+                   p_from_shortfall: float = 0.0) -> dict[str, Any]:
+    """The truncated-tail test at a limit: values just below it, B = (cut − h, cut], against values
+    above it, U = (cut, ∞), in the window, compared with the same split in the rest of the record.
+
+    Parking every would-be exceedance just under the limit moves U into B, so the window's share
+    U/(B + U) collapses while B swells; a window that is merely cleaner has fewer values in B
+    *and* U. Under the null (the window's values near and above the limit split as the station's
+    other values do) U ~ Binomial(B + U, π), π = U_rest/(B_rest + U_rest), with a half count added
+    to each of the rest's cells; ``p_value`` is the lower tail, ``shortfall`` = expected U ÷
+    max(observed U, 0.5) the effect size; the p-value is computed only from a shortfall of
+    ``p_from_shortfall`` on (else None).
+    """
+    n_b, n_u = tail_counts(v, cut, h)
+    rest_b, rest_u = max(totals[0] - n_b, 0), max(totals[1] - n_u, 0)
+    pi = (rest_u + 0.5) / (rest_b + rest_u + 1.0)
+    m = n_b + n_u
+    expected = m * pi
+    shortfall = expected / max(n_u, 0.5)
+    p = (_binom_cdf(n_u, m, pi) if m else 1.0) if shortfall >= p_from_shortfall else None
+    return {"count_below": n_b, "count_above": n_u, "rest_below": rest_b, "rest_above": rest_u,
+            "share_above_rest": round(pi, 4), "expected_above": round(expected, 3),
+            "shortfall": round(shortfall, 3), "p_value": p}
 
 
 # ----------------------------------------------------------------------------------------------- FOR-02
@@ -539,13 +706,19 @@ def local_threshold(level: np.ndarray, grid: np.ndarray, q: float, days: int) ->
         "min_missing_high": Param(8, "steps", "fewest missing values in 'neighbours high' hours"),
         "min_runs": Param(3, "gaps", "fewest distinct gaps touching 'neighbours high' hours (one outage is not selection)"),
         "min_shift_h": Param(24, "h", "smallest circular shift used for the null distribution"),
+        "own_level": Param("auto", "", "own-level test (the station's own values left around its gaps, truncated "
+                           "top): auto (too few neighbours report, or a water station) | no_neighbours | always | never"),
+        "own_window_days": Param(7.0, "days", "own-level test: windows of this many days, sliding by half"),
+        "own_quantile": Param(0.75, "quantile", "own-level test: 'high' = above this quantile of the rest of the record"),
+        "min_missing_share": Param(0.1, "share", "own-level test: fewest missing values in a window"),
     },
     parameters=FORENSIC_PARAMETERS,
 )
 def selective_missingness(series: Series, ctx: Context, *, high_quantile: float, local_days: int, min_neighbours: int,
                           alpha: float,
                           min_risk_ratio: float, min_risk_diff: float, min_missing_high: int, min_runs: int,
-                          min_shift_h: float) -> list[Finding]:
+                          min_shift_h: float, own_level: str = "auto", own_window_days: float = 7.0,
+                          own_quantile: float = 0.75, min_missing_share: float = 0.1) -> list[Finding]:
     """Station-months where the series is missing far more often when its neighbours are high
     (catalogue FOR-05).
 
@@ -560,10 +733,36 @@ def selective_missingness(series: Series, ctx: Context, *, high_quantile: float,
     SUSPECT, ``selective_missingness``, score 0.8 at ``min_risk_ratio`` rising to 1 at 1.25 × it,
     over the month; evidence: the table,
     neighbours used, the level threshold and the first missing-high hours.
+
+    Own level (``own_level``): a station with fewer than ``min_neighbours`` neighbours (a flue-gas
+    outlet is compared with no other) — with ``auto`` (default) also every water station, whose
+    neighbours see the river hours later; with ``always`` every station — is also tested against
+    its own record (:func:`own_level_missingness`: windows whose gaps took the top of the
+    station's distribution with them).
     """
+    if own_level not in ("auto", "no_neighbours", "always", "never"):
+        raise InputError("FOR-05.own_level", f"{own_level!r}: auto, no_neighbours, always or never")
     nbs = _neighbour_series(series, ctx)
+    own: list[Finding] = []
+    if own_level == "auto":  # a river's neighbours see the water hours later: test a water station's own values too
+        own_level = "always" if ctx.attrs.get("kind") == "water" else "no_neighbours"
+    if own_level == "always" or (own_level == "no_neighbours" and len(nbs) < min_neighbours):
+        own = own_level_missingness(series, window_days=own_window_days, quantile=own_quantile,
+                                    min_missing_share=min_missing_share, min_runs=min_runs, alpha=alpha,
+                                    min_risk_ratio=min_risk_ratio, min_missing_high=min_missing_high)
     if len(nbs) < min_neighbours:
-        return []
+        return own
+    return _neighbour_missingness(series, ctx, nbs, high_quantile=high_quantile, local_days=local_days,
+                                  min_neighbours=min_neighbours, alpha=alpha, min_risk_ratio=min_risk_ratio,
+                                  min_risk_diff=min_risk_diff, min_missing_high=min_missing_high, min_runs=min_runs,
+                                  min_shift_h=min_shift_h) + own
+
+
+def _neighbour_missingness(series: Series, ctx: Context, nbs: dict[str, Series], *, high_quantile: float,
+                           local_days: int, min_neighbours: int, alpha: float, min_risk_ratio: float,
+                           min_risk_diff: float, min_missing_high: int, min_runs: int,
+                           min_shift_h: float) -> list[Finding]:
+    """FOR-05 against the neighbours' level (the detector's first test)."""
     step = int(series.step_s)
     times_all = [series.times] + [s.times for s in nbs.values()]
     lo_t = min(int(t[0]) for t in times_all if t.size)
@@ -627,6 +826,77 @@ def selective_missingness(series: Series, ctx: Context, *, high_quantile: float,
             "first_missing_high_hours": [_iso(int(grid_all[gs + i])) for i in hit[:24]],
             "thresholds": {"alpha": alpha, "min_risk_ratio": min_risk_ratio, "min_risk_diff": min_risk_diff,
                            "min_missing_high": min_missing_high, "min_runs": min_runs},
+        }))
+    return out
+
+
+def own_level_missingness(series: Series, *, window_days: float, quantile: float, min_missing_share: float,
+                          min_runs: int, alpha: float, min_risk_ratio: float, min_missing_high: int) -> list[Finding]:
+    """FOR-05 for a station without neighbours (a flue-gas outlet, an isolated station): windows whose
+    gaps took the top of the station's own distribution with them.
+
+    When values are dropped *because* they are high (a DAS switched off when the concentration
+    rises, 2015 measures 4(10)), the values left in the window lose their upper tail: with q the
+    ``quantile`` of the station's values outside the window, about (1 − q) of the window's values
+    should lie above it; under selective deletion almost none do. In each window of ``window_days``
+    (sliding by half) with at least ``min_missing_share`` of its slots missing in at least
+    ``min_runs`` separate gaps, the count of present values above the reference quantile is
+    compared with Binomial(present, 1 − q) (lower tail, p < ``alpha``); the effect size is the
+    expected count ÷ the observed (≥ ``min_risk_ratio``), and at least ``min_missing_high``
+    values must be missing. Gaps at random times leave the distribution as it was; a window that
+    is merely cleaner has no reason to be gappy. Overlapping flagged windows make one finding
+    (SUSPECT, ``selective_missingness_own_level``; score 0.8 at ``min_risk_ratio``, 1 at 1.25 × it).
+    """
+    x = series.values
+    t = series.times
+    step = int(series.step_s)
+    fin = np.isfinite(x)
+    if fin.sum() < 48:
+        return []
+    found: list[tuple[int, int, dict[str, Any]]] = []
+    for s, e in _windows(t, window_days):
+        miss = ~fin[s:e]
+        n_miss = int(miss.sum())
+        if e - s < 24 or n_miss < max(min_missing_high, min_missing_share * (e - s)):
+            continue
+        gaps = true_runs(miss)
+        if len(gaps) < min_runs:
+            continue
+        rest = np.concatenate((x[:s][fin[:s]], x[e:][fin[e:]]))
+        if rest.size < 48:
+            continue
+        thr = float(np.quantile(rest, quantile))
+        present = x[s:e][fin[s:e]]
+        k = int(np.count_nonzero(present > thr))
+        expected = present.size * (1.0 - quantile)
+        ratio = expected / max(k, 0.5)
+        if present.size < 24 or ratio < min_risk_ratio:
+            continue
+        p = _binom_cdf(k, int(present.size), 1.0 - quantile)
+        if p >= alpha:
+            continue
+        found.append((s, e, {"window": [_iso(int(t[s])), _iso(int(t[e - 1]) + step)], "missing": n_miss,
+                             "slots": e - s, "gaps": len(gaps), "reference_quantile": quantile,
+                             "reference_threshold": round(thr, 6), "reference_values": int(rest.size),
+                             "present": int(present.size), "present_above": k, "expected_above": round(expected, 2),
+                             "ratio": round(ratio, 3), "p_value": p,
+                             "present_max": round(float(present.max()), 6) if present.size else None}))
+    out: list[Finding] = []
+    groups: list[list[tuple[int, int, dict[str, Any]]]] = []
+    for h in found:
+        if groups and h[0] < max(g[1] for g in groups[-1]):
+            groups[-1].append(h)
+        else:
+            groups.append([h])
+    for g in groups:
+        s, e = g[0][0], max(x_[1] for x_ in g)
+        best = max(g, key=lambda x_: x_[2]["ratio"])[2]
+        out.append(Finding(s, e, Status.SUSPECT, "selective_missingness_own_level", _score(best["ratio"], min_risk_ratio), {
+            **best, "mode": "own level (no neighbours)", "windows_flagged": len(g),
+            "period": [_iso(int(t[s])), _iso(int(t[e - 1]) + step)],
+            "thresholds": {"window_days": window_days, "quantile": quantile, "min_missing_share": min_missing_share,
+                           "min_runs": min_runs, "alpha": alpha, "min_risk_ratio": min_risk_ratio,
+                           "min_missing_high": min_missing_high},
         }))
     return out
 
@@ -702,6 +972,56 @@ def _day_label(d: int) -> str:
 _KIND_ORDER = {"copied_from_station": 0, "repeated_day": 1, "near_copy_of_station": 2, "near_repeated_day": 3}
 
 
+class _Days:
+    """One station's days of one parameter, prepared once for FOR-06: day numbers, the D × slots
+    matrix, comparable and complete days, the quantised rows and their 64-bit keys."""
+
+    __slots__ = ("days", "mat", "ok", "full", "q", "keys")
+
+    def __init__(self, series: Series, unit: float, min_distinct: int, min_present: float) -> None:
+        self.days, self.mat = day_matrix(series)
+        self.ok, self.full = _informative(self.mat, unit, min_distinct, min_present)
+        self.q = _quantised(self.mat, unit)
+        self.keys = _row_keys(self.q)
+
+
+#: FOR-06's per-network cache: (id of Context.network, parameter, unit, step, day rules) → (the
+#: network mapping itself — guards against a reused id —, station → _Days, sorted keys of every
+#: comparable day, their station and row). A batch scan indexes each parameter of the network once.
+_NETWORK_CACHE: dict[tuple[Any, ...], tuple[Any, dict[str, _Days], np.ndarray, np.ndarray, np.ndarray]] = {}
+_NETWORK_CACHE_SIZE = 8
+
+
+def _network_days(network: Mapping[str, Mapping[str, Series]], parameter: str, unit: float, step: int,
+                  min_distinct: int, min_present: float
+                  ) -> tuple[dict[str, _Days], np.ndarray, np.ndarray, np.ndarray]:
+    """Every station's prepared days of ``parameter`` and a sorted key index over their comparable days."""
+    key = (id(network), parameter, unit, step, min_distinct, min_present)
+    hit = _NETWORK_CACHE.get(key)
+    if hit is not None and hit[0] is network:
+        return hit[1], hit[2], hit[3], hit[4]
+    per: dict[str, _Days] = {}
+    keys, owners, rows = [], [], []
+    for k, (st, by_code) in enumerate(network.items()):
+        s = by_code.get(parameter)
+        if s is None or not len(s) or int(s.step_s) != step:
+            continue
+        d = _Days(s, unit, min_distinct, min_present)
+        per[st] = d
+        idx = np.flatnonzero(d.ok)
+        keys.append(d.keys[idx])
+        owners.append(np.full(idx.size, k, dtype=np.int64))
+        rows.append(idx)
+    all_keys = np.concatenate(keys) if keys else np.empty(0, np.int64)
+    order = np.argsort(all_keys, kind="stable")
+    out = (per, all_keys[order], (np.concatenate(owners) if owners else np.empty(0, np.int64))[order],
+           (np.concatenate(rows) if rows else np.empty(0, np.int64))[order])
+    if len(_NETWORK_CACHE) >= _NETWORK_CACHE_SIZE:
+        _NETWORK_CACHE.pop(next(iter(_NETWORK_CACHE)))
+    _NETWORK_CACHE[key] = (network, *out)
+    return out
+
+
 @detector(
     "FOR-06",
     name="Copied or simulated daily sequences",
@@ -734,8 +1054,12 @@ def copied_sequences(series: Series, ctx: Context, *, min_distinct: int, min_pre
     no two days of one station reach ρ 0.998. A shared plume spike can push a genuine ρ to 0.9997,
     which the affine gate rejects. No matrix-profile library is needed: days are the natural
     subsequence of hourly data, and hashing plus one matrix product per neighbour is exact and fast.
-    Copies between stations are found only among ``ctx.neighbours``: a day copied from a distant
-    station needs that station in the context.
+    Exact copies between stations are looked up in ``ctx.network`` (every station of the scan; one
+    key index per network and parameter, built once) — a day may be copied from any station of
+    the province, not only a neighbour: of the injector's copies from another station 1 in 40
+    came from a neighbour, so with neighbours alone FOR-06 found 13 of 20 ``copied`` days on Hebei
+    2019. Without a network (streaming) the neighbours are the pool. Near-copies are sought among
+    the neighbours only (a correlation per day pair; the network would cost D² per station).
     Finding: SUSPECT over the day, score 1 for an exact copy, 0.8 → 1 as ρ goes from ``rho_min``
     to 1 for a near-copy; evidence: the match(es), ρ, distance,
     affine map and both vectors.
@@ -768,37 +1092,64 @@ def copied_sequences(series: Series, ctx: Context, *, min_distinct: int, min_pre
                 if j != i and np.array_equal(q[i], q[j]):
                     matches.setdefault(int(i), []).append({"kind": "repeated_day", "station": series.station,
                                                            "day": _day_label(days[j]), "rho": 1.0})
-    for st, ns in _neighbour_series(series, ctx).items():
-        if ns.step_s != series.step_s:
+    nbs = _neighbour_series(series, ctx)
+    # exact copies: against every station of the network when the scan provides one (a day may be
+    # copied from any station, not only a neighbour), else against the neighbours
+    pool: Mapping[str, Mapping[str, Series]] = ctx.network or {st: {series.parameter: s} for st, s in nbs.items()}
+    step = int(series.step_s)
+    if pool is ctx.network:
+        per, net_keys, net_owner, net_row = _network_days(pool, series.parameter, unit, step, min_distinct, min_present)
+    else:
+        per = {st: _Days(s, unit, min_distinct, min_present) for st, by in pool.items()
+               if (s := by.get(series.parameter)) is not None and len(s) and int(s.step_s) == step}
+        net_keys = net_owner = net_row = np.empty(0, np.int64)
+        parts = [(k, np.flatnonzero(d.ok)) for k, d in enumerate(per.values())]
+        if parts:
+            net_keys = np.concatenate([list(per.values())[k].keys[ix] for k, ix in parts])
+            net_owner = np.concatenate([np.full(ix.size, k, np.int64) for k, ix in parts])
+            net_row = np.concatenate([ix for _, ix in parts])
+            order = np.argsort(net_keys, kind="stable")
+            net_keys, net_owner, net_row = net_keys[order], net_owner[order], net_row[order]
+    names = list(pool) if pool is ctx.network else list(per)
+    exact_by: dict[str, set[int]] = {}
+    if net_keys.size:
+        lo = np.searchsorted(net_keys, keys[idx_ok], "left")
+        hi = np.searchsorted(net_keys, keys[idx_ok], "right")
+        for i, a, b in zip(idx_ok[hi > lo], lo[hi > lo], hi[hi > lo], strict=True):
+            seen: set[str] = set()
+            for k in range(int(a), int(b)):
+                st = names[int(net_owner[k])]
+                if st == series.station or st in seen:
+                    continue
+                src = per[st]
+                j = int(net_row[k])
+                if np.array_equal(q[i], src.q[j]):
+                    seen.add(st)
+                    exact_by.setdefault(st, set()).add(int(i))
+                    matches.setdefault(int(i), []).append({
+                        "kind": "copied_from_station", "station": st, "day": _day_label(src.days[j]), "rho": 1.0,
+                        "neighbour": st in nbs, "distance_km": ctx.distances_km.get(st),
+                        "neighbour_values": src.mat[j].tolist()})
+    # near-copies (rescaled, offset, re-rounded): the same day at each neighbour
+    for st, ns in nbs.items():
+        if int(ns.step_s) != step:
             continue
-        ndays, nmat = day_matrix(ns)
-        nok, nfull = _informative(nmat, unit, min_distinct, min_present)
-        if not nok.any():
-            continue
-        nq = _quantised(nmat, unit)
-        nidx = np.flatnonzero(nok)
-        nkeys = _row_keys(nq[nidx])
-        exact = set()
-        for i in idx_ok[np.isin(keys[idx_ok], nkeys)]:
-            for j in nidx[nkeys == keys[i]]:
-                if np.array_equal(q[i], nq[j]):
-                    exact.add(int(i))
-                    matches.setdefault(int(i), []).append({"kind": "copied_from_station", "station": st,
-                                                           "day": _day_label(ndays[j]), "rho": 1.0,
-                                                           "neighbour_values": nmat[j].tolist()})
-                    break
+        d = per.get(st) or _Days(ns, unit, min_distinct, min_present)
+        ndays, nmat, nfull = d.days, d.mat, d.full
+        exact = exact_by.get(st, set())
         _, ia, ib = np.intersect1d(days, ndays, return_indices=True)
         sel = full[ia] & nfull[ib]
         ia, ib = ia[sel], ib[sel]
         if ia.size == 0:
             continue
-        rho = np.sum(z[ia] * _znorm(np.where(np.isfinite(nmat), nmat, 0.0))[ib], axis=1) / m_slots
+        rho = np.sum(z[ia] * _znorm(np.where(np.isfinite(nmat[ib]), nmat[ib], 0.0)), axis=1) / m_slots
         for i, j, r in zip(ia, ib, rho, strict=True):
             if r >= rho_min and int(i) not in exact:
                 hit = near(nmat[j], mat[i], float(r))
                 if hit is not None:
                     matches.setdefault(int(i), []).append({"kind": "near_copy_of_station", "station": st,
-                                                           "day": _day_label(ndays[j]), **hit,
+                                                           "day": _day_label(ndays[j]), **hit, "neighbour": True,
+                                                           "distance_km": ctx.distances_km.get(st),
                                                            "neighbour_values": nmat[j].tolist()})
     if near_days:
         idx = np.flatnonzero(full)

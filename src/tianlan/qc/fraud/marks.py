@@ -40,6 +40,7 @@ EQUIPMENT_MARKS = ("maintenance", "fault", "维护", "维修", "故障")
 PROCESS_SIGNALS = frozenset({LOAD, FLOW, TEMPERATURE, O2, "a01011", "a01013", "a01014", "w00000"})
 
 DAY_S = 86400
+_NONE = np.array(None, dtype=object)  # compared element-wise with object arrays of flags
 
 #: Flue-gas pollutants whose limits apply to the O2-converted (折算) concentration (HJ 75-2017).
 FLUE_POLLUTANTS = frozenset({"a21026", "a21002", "a21003", "a21004", "a34013", "a21005"})
@@ -162,6 +163,19 @@ def process_state(times: np.ndarray, ctx: Context, *, on_frac: float, off_frac: 
     return operating, stopped, used
 
 
+def _silent(times: np.ndarray, s: Series) -> np.ndarray | None:
+    """Slots where the analyser sent nothing at all — no value and no HJ 212 flag — or None when the
+    series carries no flags (then absence cannot be told from a flagged gap)."""
+    if s.flags is None:
+        return None
+    i = np.minimum(np.searchsorted(s.times, times), s.times.size - 1)
+    hit = s.times[i] == times
+    f = np.asarray(s.flags, dtype=object)
+    no_flag = np.equal(f, _NONE) | np.isin(f, np.array(["", " "], dtype=object))
+    v = _aligned(times, s)
+    return ~np.isfinite(v) & (~hit | no_flag[i])
+
+
 def _readings(times: np.ndarray, s: Series) -> tuple[np.ndarray, np.ndarray]:
     """(values, measuring) of an analyser at ``times``: measuring = a value with flag N or no flag."""
     v = _aligned(times, s)
@@ -169,7 +183,8 @@ def _readings(times: np.ndarray, s: Series) -> tuple[np.ndarray, np.ndarray]:
     if s.flags is not None:
         i = np.minimum(np.searchsorted(s.times, times), s.times.size - 1)
         hit = s.times[i] == times
-        normal = np.array([f is None or str(f).upper() == "N" for f in s.flags], dtype=bool)
+        f = np.asarray(s.flags, dtype=object)
+        normal = np.equal(f, _NONE) | np.isin(f, np.array(["N", "n"], dtype=object))
         ok &= hit & normal[i]
     return v, ok
 
@@ -192,13 +207,16 @@ def _readings(times: np.ndarray, s: Series) -> tuple[np.ndarray, np.ndarray]:
         "min_hours": Param(2.0, "h", "contradicting time needed for a finding"),
         "check_unmarked": Param(True, "", "also report shut-downs (every signal says stopped) that no mark covers"),
         "unmarked_min_hours": Param(6.0, "h", "shortest unmarked shut-down reported"),
+        "check_dropped": Param(True, "", "report equipment marks under which an analyser sent nothing (no value, no "
+                               "flag) while the others sent normal values"),
     },
     systems=("source",),
 )
 def mark_vs_process(series: Series, ctx: Context, *, stop_marks: Sequence[str], equipment_marks: Sequence[str],
                     on_frac: float, off_frac: float, temp_on_frac: float, temp_off_frac: float, o2_on_max: float,
                     o2_off_min: float, min_share: float,
-                    min_hours: float, check_unmarked: bool, unmarked_min_hours: float) -> list[Finding]:
+                    min_hours: float, check_unmarked: bool, unmarked_min_hours: float,
+                    check_dropped: bool = True) -> list[Finding]:
     """Marks the process signals contradict, and shut-downs nobody marked (catalogue MARK-01).
 
     Process state per slot from load (``load``), flow (a00000), flue temperature (a01012) and O2
@@ -211,7 +229,14 @@ def mark_vs_process(series: Series, ctx: Context, *, stop_marks: Sequence[str], 
       analyser of the site kept measuring — a value in each such slot, flag ``N`` (or no flags),
       not flat — for the same share and time → ``maintenance_mark_while_measuring``: during real
       maintenance some analyser is off, flagged M/D, or reads calibration gas; when one analyser's
-      values are missing under the mark, the mark is consistent (and MARK-02 judges the pattern).
+      values are flagged M/C/D under the mark, the mark is consistent (and MARK-02 judges the pattern);
+    * an *equipment* mark under which an analyser sent **nothing** — no value and no HJ 212 flag
+      (series with flags only) — while the process operated and the DAS kept sending the site's
+      other analysers as normal, for the same share and time → ``maintenance_mark_channel_dropped``:
+      HJ 212 equipment under maintenance, calibration or fault still reports its factors flagged
+      M, C or D; a factor left out of records that carry its siblings was skipped, not maintained
+      (2015 measures 4(7); the false-mark case of the 2022 marking rule where the hidden values are
+      also deleted).
 
     With ``check_unmarked``, a run of ≥ ``unmarked_min_hours`` in which the signals say stopped and
     no mark covers it → ``unmarked_stop`` (the data then count as normal operation).
@@ -238,6 +263,7 @@ def mark_vs_process(series: Series, ctx: Context, *, stop_marks: Sequence[str], 
     analysers = {c: a for c, a in ctx.series.items() if c not in PROCESS_SIGNALS and len(a)}
     analysers.setdefault(series.parameter, series)
     readings = {c: _readings(t, a) for c, a in analysers.items()}
+    silent = {c: _silent(t, a) for c, a in analysers.items()}
     compared = {c: _aligned(t, Series(a.station, c, a.times, compared_values(a, ctx)[0])) for c, a in analysers.items()
                 if c in ctx.limits}
     out: list[Finding] = []
@@ -266,6 +292,28 @@ def mark_vs_process(series: Series, ctx: Context, *, stop_marks: Sequence[str], 
             reason = "maintenance_mark_while_measuring"
         n_contra = int(contra.sum())
         share = n_contra / known
+        dropped: list[str] = []
+        if kind in eq_k and (share < min_share or n_contra * step < min_hours * 3600) and check_dropped:
+            # HJ 212: equipment under maintenance, calibration or fault still reports each of its
+            # factors, flagged M, C or D. A factor that vanishes from the records while the DAS
+            # goes on sending the site's other analysers as normal (N) did not go into maintenance:
+            # it was left out (2015 measures 4(7), key parameters skipped).
+            sending = np.zeros(idx.size, dtype=bool)
+            for _vals, ok in readings.values():
+                sending |= ok[idx]
+            gone = np.zeros(idx.size, dtype=bool)
+            for c in analysers:
+                sil = silent.get(c)
+                if sil is None:
+                    continue
+                g = sil[idx] & sending & operating[idx]
+                if g.sum() >= 1:
+                    dropped.append(c)
+                gone |= g
+            n_gone = int(gone.sum())
+            if dropped and n_gone / known >= min_share and n_gone * step >= min_hours * 3600:
+                contra, n_contra, share = gone, n_gone, n_gone / known
+                reason = "maintenance_mark_channel_dropped"
         if share < min_share or n_contra * step < min_hours * 3600:
             continue
         medians = {}
@@ -278,6 +326,7 @@ def mark_vs_process(series: Series, ctx: Context, *, stop_marks: Sequence[str], 
             **_mark_ev(m), "slots": int(idx.size), "slots_with_signals": known, "contradicting_slots": n_contra,
             "contradicting_share": round(share, 4), "signal_medians_in_mark": medians, "signals": used,
             "analysers_measuring": sorted(readings) if kind in eq_k else None, "over_limit_in_mark": over,
+            "channels_dropped": dropped or None,
             "thresholds": thresholds,
         }))
     if check_unmarked:

@@ -1,8 +1,8 @@
 """Spatial consistency: a station against its neighbours (catalogue SPA-01, qc_fraud.md §F).
 
-Also home of the small array helpers the other falsification families share (alignment of
-another series on the checked series' times, runs of a condition, robust rolling baselines,
-evidence slices): they are pure NumPy and never change data.
+Also home of the small evidence helpers the other falsification families share (daily shifts,
+scores, evidence slices, neighbour residuals); the array helpers (alignment, runs, robust rolling
+baselines) are in :mod:`tianlan.qc.checks._common` and re-exported here.
 
 Residual convention: ``r = ln(x + c) − median_k ln(y_k + c)`` where ``x`` is the station's value,
 ``y_k`` the neighbours' values at the same hour and ``c`` a per-parameter offset that keeps values
@@ -16,7 +16,21 @@ from typing import Any
 
 import numpy as np
 
+from tianlan.qc.checks._common import (  # noqa: F401 - re-exported for cems, water and cross
+    aligned,
+    binned_robust_z,
+    flank_median,
+    grid_positions,
+    nanmedian_rows,
+    rolling_robust,
+    runs,
+    trailing_median,
+    windows,
+)
 from tianlan.qc.core import Context, Finding, Param, Series, Status, detector
+
+#: The grid position helper under its former name (tianlan.qc.fraud.cems imports it from here).
+grid_index = grid_positions
 
 #: Offsets ``c`` of the log residual, in the unit of each parameter (µg/m³, CO mg/m³): about the
 #: resolution of the analyser at the low end, so that 2 → 4 µg/m³ is not read as a doubling.
@@ -33,191 +47,8 @@ _EVIDENCE_MAX = 72  # at most this many values of a slice go into an evidence pa
 
 
 # --- shared helpers ----------------------------------------------------------------------------
-
-
-def aligned(times: np.ndarray, other: Series | None, shift_s: int = 0) -> np.ndarray:
-    """Values of ``other`` at exactly ``times − shift_s`` (NaN where ``other`` has no value there)."""
-    out = np.full(times.shape, np.nan)
-    if other is None or len(other) == 0:
-        return out
-    want = times - shift_s
-    idx = np.clip(np.searchsorted(other.times, want), 0, len(other) - 1)
-    hit = other.times[idx] == want
-    out[hit] = other.values[idx[hit]]
-    return out
-
-
-def runs(mask: np.ndarray, min_len: int = 1, max_gap: int = 0, gap_ok: np.ndarray | None = None) -> list[tuple[int, int]]:
-    """Index ranges [start, end) where ``mask`` holds for at least ``min_len`` counted elements.
-
-    Elements where ``gap_ok`` is true (typically: the value is missing) may interrupt a run for up
-    to ``max_gap`` consecutive elements without breaking it; they are not counted towards
-    ``min_len``. Runs start and end on an element where ``mask`` holds.
-    """
-    mask = np.asarray(mask, dtype=bool)
-    n = mask.size
-    if n == 0 or not mask.any():
-        return []
-    gap = np.zeros(n, dtype=bool) if gap_ok is None else (np.asarray(gap_ok, dtype=bool) & ~mask)
-    out: list[tuple[int, int]] = []
-    idx = np.flatnonzero(mask)
-    start = prev = int(idx[0])
-    count = 1
-    for i in idx[1:]:
-        i = int(i)
-        between = i - prev - 1
-        if between == 0 or (between <= max_gap and gap[prev + 1:i].all()):
-            prev = i
-            count += 1
-            continue
-        if count >= min_len:
-            out.append((start, prev + 1))
-        start = prev = i
-        count = 1
-    if count >= min_len:
-        out.append((start, prev + 1))
-    return out
-
-
-def nanmedian_rows(m: np.ndarray) -> np.ndarray:
-    """Median of each row of ``m`` ignoring NaN (NaN for a row without values); sort-based, fast."""
-    if m.ndim != 2 or m.shape[1] == 0:
-        return np.full(m.shape[0] if m.ndim else 0, np.nan)
-    srt = np.sort(m, axis=1)  # NaN sorts last
-    k = np.isfinite(m).sum(axis=1)
-    rows = np.arange(m.shape[0])
-    lo = np.clip((k - 1) // 2, 0, m.shape[1] - 1)
-    hi = np.clip(k // 2, 0, m.shape[1] - 1)
-    out = 0.5 * (srt[rows, lo] + srt[rows, hi])
-    out[k == 0] = np.nan
-    return out
-
-
-def grid_index(times: np.ndarray, step_s: int) -> tuple[np.ndarray, int]:
-    """Position of each time on the regular grid of step ``step_s`` from the first time; grid length."""
-    if times.size == 0:
-        return np.empty(0, dtype=np.int64), 0
-    idx = np.rint((times - times[0]) / max(step_s, 1)).astype(np.int64)
-    return idx, int(idx[-1]) + 1
-
-
-def windows(g: np.ndarray, starts: np.ndarray, width: int) -> np.ndarray:
-    """Rows ``g[start:start + width]`` for each start (NaN outside ``g``), as a (len(starts), width) view."""
-    pad = np.concatenate([np.full(width, np.nan), g, np.full(width, np.nan)])
-    w = np.lib.stride_tricks.sliding_window_view(pad, width)
-    return w[np.clip(starts + width, 0, w.shape[0] - 1)]
-
-
-def rolling_robust(times: np.ndarray, r: np.ndarray, window_s: float, *, step_s: int = 3600, knot_s: float = 86400.0,
-                   min_count: int = 48, min_scale: float = 0.0,
-                   trailing_guard_s: float | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """Rolling median and robust scale (1.4826·MAD) of ``r``, per element.
-
-    Evaluated at knots every ``knot_s`` seconds over windows of ``window_s`` centred on each knot
-    (clipped to the data: near the ends, and in streaming use, the window is one-sided) — or, with
-    ``trailing_guard_s``, over the ``window_s`` that end that long before the knot (only the past,
-    so a persistent change does not join its own baseline at once) — then interpolated linearly to
-    each element. A knot with fewer than ``min_count`` finite values has no baseline (NaN). The
-    scale is at least ``min_scale``.
-    """
-    n = r.size
-    med = np.full(n, np.nan)
-    scale = np.full(n, np.nan)
-    if n == 0:
-        return med, scale
-    idx, size = grid_index(times, step_s)
-    g = np.full(size, np.nan)
-    g[idx] = r
-    width = max(1, int(round(window_s / max(step_s, 1))))
-    kstep = max(1, int(round(knot_s / max(step_s, 1))))
-    kpos = np.arange(0, size + kstep - 1, kstep)
-    if trailing_guard_s is None:
-        rows = windows(g, kpos - width // 2, width)
-    else:
-        rows = windows(g, kpos - int(round(trailing_guard_s / max(step_s, 1))) - width, width)
-    count = np.isfinite(rows).sum(axis=1)
-    km = nanmedian_rows(rows)
-    ks = np.maximum(1.4826 * nanmedian_rows(np.abs(rows - km[:, None])), min_scale)
-    ok = (count >= min_count) & np.isfinite(km)
-    if not ok.any():
-        return med, scale
-    kk = kpos[ok].astype(np.float64)
-    pos = idx.astype(np.float64)
-    med = np.interp(pos, kk, km[ok])
-    scale = np.interp(pos, kk, ks[ok])
-    # no baseline across long stretches without knots (e.g. a month-long outage)
-    j = np.clip(np.searchsorted(kk, pos), 0, kk.size - 1)
-    nearest = np.minimum(np.abs(kk[j] - pos), np.abs(kk[np.maximum(j - 1, 0)] - pos))
-    far = nearest > (width / 2.0 if trailing_guard_s is None else kstep)
-    med[far] = np.nan
-    scale[far] = np.nan
-    return med, scale
-
-
-def flank_median(r: np.ndarray, flank: int, *, guard: int = 0, min_count: int | None = None) -> np.ndarray:
-    """Median of ``r`` over the ``flank`` elements before and the ``flank`` after each element, leaving
-    out ``guard`` elements on each side (and the element itself): the local reference an episode is
-    measured against. Fewer than ``min_count`` (default ``flank // 2``) finite flank values: NaN.
-    At the end of a stream only the past is used."""
-    n = r.size
-    out = np.full(n, np.nan)
-    if n == 0 or flank < 1:
-        return out
-    half = flank + guard
-    pad = np.concatenate([np.full(half, np.nan), r, np.full(half, np.nan)])
-    w = np.lib.stride_tricks.sliding_window_view(pad, 2 * half + 1)
-    ref = np.concatenate([w[:, :flank], w[:, 2 * half + 1 - flank:]], axis=1)
-    count = np.isfinite(ref).sum(axis=1)
-    ok = count >= (max(1, flank // 2) if min_count is None else min_count)
-    out[ok] = nanmedian_rows(ref[ok])
-    return out
-
-
-def binned_robust_z(x: np.ndarray, level: np.ndarray, *, bins: int = 4, min_count: int = 50,
-                    min_scale: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
-    """Robust z of ``x`` with a centre and scale per quantile bin of ``level``; also the scale used.
-
-    Log residuals are noisier at low concentrations than in a regional haze, so one scale for all
-    hours would under-alarm at high levels and over-alarm at low ones. Bins with fewer than
-    ``min_count`` finite values use the pooled centre and scale.
-    """
-    z = np.full(x.shape, np.nan)
-    sc = np.full(x.shape, np.nan)
-    ok = np.isfinite(x)
-    if ok.sum() < min_count:
-        return z, sc
-
-    def centre_scale(v: np.ndarray) -> tuple[float, float]:
-        m = float(np.median(v))
-        return m, max(1.4826 * float(np.median(np.abs(v - m))), min_scale)
-
-    pooled = centre_scale(x[ok])
-    lv = np.where(np.isfinite(level), level, np.nan)
-    fin = np.isfinite(lv) & ok
-    edges = np.quantile(lv[fin], np.linspace(0, 1, bins + 1)[1:-1]) if fin.sum() >= bins * min_count else np.array([])
-    b = np.digitize(np.nan_to_num(lv, nan=-np.inf), edges) if edges.size else np.zeros(x.shape, dtype=int)
-    for k in range(int(edges.size) + 1):
-        sel = b == k
-        v = x[sel & ok]
-        m, s = centre_scale(v) if v.size >= min_count else pooled
-        z[sel] = (x[sel] - m) / s
-        sc[sel] = s
-    return z, sc
-
-
-def trailing_median(x: np.ndarray, width: int, *, min_count: int | None = None) -> np.ndarray:
-    """Median of ``x`` over the ``width`` elements ending at each element (itself included);
-    fewer than ``min_count`` (default ``width // 2``) finite values: NaN."""
-    n = x.size
-    out = np.full(n, np.nan)
-    if n == 0 or width < 1:
-        return out
-    pad = np.concatenate([np.full(width - 1, np.nan), x])
-    w = np.lib.stride_tricks.sliding_window_view(pad, width)
-    ok = np.isfinite(w).sum(axis=1) >= (max(1, width // 2) if min_count is None else min_count)
-    out[ok] = nanmedian_rows(w[ok])
-    return out
-
+# The array helpers (alignment, runs, row medians, robust rolling baselines) live in
+# tianlan.qc.checks._common; they are re-exported here for the modules that import them from spatial.
 
 def daily_medians(times: np.ndarray, x: np.ndarray, step_s: int, *, min_fraction: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
     """Median of ``x`` per 24-h day counted from the first time, and each element's day index.
@@ -353,6 +184,24 @@ def neighbour_residual(series: Series, ctx: Context, *, max_km: float, max_neigh
     with ``r`` (residual, NaN where the station or too few neighbours have a value), ``nb_log_median``,
     ``matrix`` (neighbour values aligned on the series' times), ``ids``, ``distances`` and ``offset``.
     """
+    # SPA-01, XV-02 and XV-03 all want the residuals of the station's parameters: computed once per
+    # station (Context.cache), keyed by the values themselves and the settings
+    key = ("neighbour_residual", series.parameter, series.times.size, int(series.times[0]) if len(series) else 0,
+           hash(np.ascontiguousarray(series.values).tobytes()), float(max_km), int(max_neighbours), int(min_neighbours),
+           None if offsets is None else tuple(sorted((str(k), float(v)) for k, v in offsets.items())))
+    hit = ctx.cache.get(key)
+    if hit is not None:
+        return dict(hit)  # a new dict: callers add their own keys (z, baseline …); the arrays are shared, read-only
+    res = _neighbour_residual(series, ctx, max_km=max_km, max_neighbours=max_neighbours, min_neighbours=min_neighbours,
+                              offsets=offsets)
+    if res is not None:
+        ctx.cache[key] = res
+        return dict(res)
+    return None
+
+
+def _neighbour_residual(series: Series, ctx: Context, *, max_km: float, max_neighbours: int, min_neighbours: int,
+                        offsets: Mapping[str, float] | None) -> dict[str, Any] | None:
     nbs = select_neighbours(ctx, series.parameter, max_km, max_neighbours)
     if len(nbs) < min_neighbours:
         return None
@@ -378,7 +227,10 @@ def neighbour_z(series: Series, ctx: Context, *, max_km: float, max_neighbours: 
     if res is None:
         return None
     window_s = window_days * 86400.0
-    knot_s = max(float(series.step_s), min(86400.0, window_s / 10.0))
+    # knots every 2 days for the 30-day window (window / 15): neighbouring windows share 28 of their
+    # 30 days, so the baseline moves by a fraction of its scale between knots and linear
+    # interpolation loses nothing; daily knots doubled SPA-01's cost (two sorts of a window per knot)
+    knot_s = max(float(series.step_s), min(2 * 86400.0, window_s / 15.0))
     min_count = max(24, int(window_s / max(series.step_s, 1) / 4))
     base, scale = rolling_robust(series.times, res["r"], window_s, step_s=series.step_s, knot_s=knot_s,
                                  min_count=min_count, min_scale=min_scale)
