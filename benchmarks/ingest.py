@@ -1,10 +1,19 @@
 """End-to-end ingest benchmark: devices → HJ 212 over loopback TCP → gateway → store → ack.
 
-The server runs as a real ``tianlan serve`` subprocess (its own process, as in production); this
-process plays N devices, each on its own TCP connection, each sending pre-built hour-data frames
-of ~10 factors and waiting for the 9014 acknowledgement (sent only after commit) before the next
-(``--window`` frames in flight per device). Prints a table: frames/s, observation rows/s, ack
-latency, server peak memory (VmHWM) and CPU.
+The server runs as a real ``tianlan serve`` subprocess (its own process, as in production, with its
+store writer in a child process). The devices run in a third process: by default the lean epoll load
+generator :mod:`tianlan.sim.loadgen`, ``--client sim`` the asyncio simulator clients
+(:func:`tianlan.sim.runner.blast`). Each of N devices has its own TCP connection and sends
+pre-built hour-data frames of 10 factors, waiting for the verified 9014 acknowledgement (sent only
+after commit) with the same QN before the next (``--window`` frames in flight per device).
+
+Throughput is acknowledged frames over the time from the first send to the last answer (opening the
+connections is reported apart). Since several processes share the machine, CPU time is reported per
+frame and per process (gateway, store writer, load generator): compare variants by those when the
+machine is busy, by frames/s when it is quiet. Server memory is the peak RSS (VmHWM) of the gateway
+process and of the writer process; with PostgreSQL (on the same machine) the CPU of its server
+processes serving the benchmark database is counted too. The server runs without periodic assessment and, unless
+``--live-qc``, without live QC (both also run in the server process and would be counted as gateway).
 
     .venv/bin/python benchmarks/ingest.py --devices 1000 --frames 40 [--backend sqlite|postgresql|both]
 
@@ -14,9 +23,10 @@ PostgreSQL uses ``--pg-url`` or ``TIANLAN_TEST_PG_URL`` (a fresh database is cre
 from __future__ import annotations
 
 import argparse
-import asyncio
+import multiprocessing as mp
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,17 +40,19 @@ from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import make_url
 
 from tianlan.sim.device import SimDevice
-from tianlan.sim.runner import blast
-from tianlan.sim.runner import run as sim_run  # uvloop when installed
 from tianlan.store.engine import open_store
 from tianlan.store.schema import devices
 
-console = Console(width=200)
+console = Console(width=230)
 CODES = ["a34004", "a34002", "a21026", "a21004", "a21005", "a05024", "a01001", "a01002", "a01006", "a01007"]
 
 
+def make_devices(n_devices: int) -> list[SimDevice]:
+    return [SimDevice(mn=f"BENCH{i:019d}", pw="123456", kind="air", seed=i, codes=CODES) for i in range(n_devices)]
+
+
 def make_frames(n_devices: int, per_device: int) -> tuple[list[SimDevice], dict[str, list[bytes]]]:
-    devs = [SimDevice(mn=f"BENCH{i:019d}", pw="123456", kind="air", seed=i, codes=CODES) for i in range(n_devices)]
+    devs = make_devices(n_devices)
     start = 1546272000  # 2019-01-01T00:00:00+08:00 … hour data
     frames = {d.mn: [u.frame for u in d.series("2061", start, 3600, per_device)] for d in devs}
     return devs, frames
@@ -55,13 +67,15 @@ def register(url: str, devs: list[SimDevice]) -> None:
     engine.dispose()
 
 
-def start_server(data_dir: Path, url: str | None) -> tuple[subprocess.Popen, int, int]:
+def start_server(data_dir: Path, url: str | None, live_qc: bool = False) -> tuple[subprocess.Popen, int, int]:
     cmd = [sys.executable, "-m", "tianlan.cli", "serve", "--data-dir", str(data_dir), "--hj212-port", "0",
            "--http-port", "0", "--hj212-host", "127.0.0.1"]
     if url:
         cmd += ["--database-url", url]
+    # ingest alone: no periodic assessment; live QC (a worker thread of the server) only when asked
+    env = {**os.environ, "TIANLAN_ASSESS_INTERVAL_S": "0", "TIANLAN_LIVE_QC": "1" if live_qc else "0"}
     log = open(data_dir / "server.log", "w")
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, text=True, env=env)
     deadline = time.time() + 60
     while time.time() < deadline:
         out = (data_dir / "server.log").read_text()
@@ -76,22 +90,86 @@ def start_server(data_dir: Path, url: str | None) -> tuple[subprocess.Popen, int
     raise RuntimeError("server did not start")
 
 
-def peak_rss_mb(pid: int) -> float:
-    with open(f"/proc/{pid}/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
+def _status_kb(pid: int, key: str) -> float:
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith(key):
+                    return int(line.split()[1])
+    except OSError:
+        pass
     return float("nan")
 
 
 def cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process (its threads included, its children not)."""
     with open(f"/proc/{pid}/stat") as f:
         parts = f.read().rsplit(")", 1)[1].split()
     return (int(parts[11]) + int(parts[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def run_one(backend: str, args: argparse.Namespace, frames: dict[str, list[bytes]], devs: list[SimDevice]) -> dict:
+def _cpu_or_0(pid: int) -> float:
+    try:
+        return cpu_s(pid)
+    except OSError:  # gone
+        return 0.0
+
+
+def _pg_backends(admin, name: str) -> list[int]:  # type: ignore[no-untyped-def]
+    """PIDs of the PostgreSQL server processes serving database ``name`` (same machine)."""
+    with admin.connect() as c:
+        pids = [r[0] for r in c.execute(text("SELECT pid FROM pg_stat_activity WHERE datname = :n"), {"n": name})]
+    return [p for p in pids if os.path.exists(f"/proc/{p}/stat")]
+
+
+def children(pid: int) -> list[int]:
+    out: list[int] = []
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            with open(f"/proc/{pid}/task/{tid}/children") as f:
+                out += [int(x) for x in f.read().split()]
+        except OSError:
+            pass
+    return out
+
+
+def _client_main(conn, kind: str, n_devices: int, per_device: int, window: int, port: int) -> None:  # type: ignore[no-untyped-def]
+    """The load generator process: build frames, connect, wait for go, send, report."""
+    _, frames = make_frames(n_devices, per_device)
+    if kind == "lean":
+        from tianlan.sim.loadgen import run_load
+
+        conn.send("ready")
+        conn.recv()
+        c0 = time.process_time()
+        st = run_load("127.0.0.1", port, frames, window=window, ack_timeout_s=60.0, retries=3)
+        cpu = time.process_time() - c0
+        conn.send({"acked": st.acked, "frames": st.frames, "elapsed": st.elapsed_s + st.connect_s,
+                   "send_s": st.elapsed_s, "connect_s": st.connect_s, "p50": st.latency_p50_ms,
+                   "p99": st.latency_p99_ms, "retx": st.retransmissions + st.reuploads, "bad": st.bad_answers,
+                   "cpu": cpu})
+    else:
+        from tianlan.sim.runner import blast
+        from tianlan.sim.runner import run as sim_run  # uvloop when installed
+
+        conn.send("ready")
+        conn.recv()
+        c0 = time.process_time()
+        t0 = time.perf_counter()
+        st = sim_run(blast("127.0.0.1", port, frames, window=window, ack_timeout_s=60.0,
+                           drain_timeout_s=120.0, ramp_up_s=0.0))
+        wall = time.perf_counter() - t0
+        cpu = time.process_time() - c0
+        conn.send({"acked": st.acked, "frames": sum(len(v) for v in frames.values()), "elapsed": wall,
+                   "send_s": wall, "connect_s": 0.0, "p50": st.latency_p50_ms, "p99": st.latency_p99_ms,
+                   "retx": st.retransmitted, "bad": st.per_device and sum(d.bad_frames for d in st.per_device.values()),
+                   "cpu": cpu})
+
+
+def run_one(backend: str, args: argparse.Namespace) -> dict:
     tmp = Path(tempfile.mkdtemp(prefix="tianlan-bench-"))
+    if args.keep:
+        console.print(f"{backend}: data directory {tmp}")
     url = None
     admin = None
     if backend == "postgresql":
@@ -103,36 +181,56 @@ def run_one(backend: str, args: argparse.Namespace, frames: dict[str, list[bytes
         with admin.connect() as c:
             c.execute(text(f'CREATE DATABASE "{name}"'))
         url = make_url(base).set(database=name).render_as_string(hide_password=False)
-    register(url or f"sqlite:///{tmp / 'tianlan.db'}", devs)
-    proc, port, http_port = start_server(tmp, url)
+    register(url or f"sqlite:///{tmp / 'tianlan.db'}", make_devices(args.devices))
+    proc, port, http_port = start_server(tmp, url, args.live_qc)
+    ctx = mp.get_context("spawn")
+    parent, child = ctx.Pipe()
+    client = ctx.Process(target=_client_main, args=(child, args.client, args.devices, args.frames, args.window, port))
     try:
-        cpu0 = cpu_s(proc.pid)
-        ccpu0 = time.process_time()
-        t0 = time.perf_counter()
-        stats = sim_run(blast("127.0.0.1", port, frames, window=args.window, ack_timeout_s=60.0,
-                                  drain_timeout_s=120.0, ramp_up_s=0.0))
-        wall = time.perf_counter() - t0
-        server_cpu = cpu_s(proc.pid) - cpu0
+        client.start()
+        if not parent.poll(300) or parent.recv() != "ready":
+            raise RuntimeError("load generator did not start")
+        writers = children(proc.pid)
+        backends = _pg_backends(admin, name) if admin is not None else []  # PostgreSQL server processes
+        gw0 = cpu_s(proc.pid)
+        wr0 = sum(cpu_s(p) for p in writers)
+        db0 = sum(_cpu_or_0(p) for p in backends)
+        load0 = os.getloadavg()[0]
+        parent.send("go")
+        r = parent.recv()
+        gw_cpu = cpu_s(proc.pid) - gw0
+        wr_cpu = sum(cpu_s(p) for p in writers) - wr0
+        db_cpu = sum(_cpu_or_0(p) for p in backends) - db0
+        client.join(30)
         import httpx
+
         health = httpx.get(f"http://127.0.0.1:{http_port}/api/v1/health").json()
-        console.print(f"{backend}: writer {health['writer']}")
-        client_cpu = time.process_time() - ccpu0
-        rss = peak_rss_mb(proc.pid)
+        if args.verbose:
+            console.print(f"{backend}: writer {health['writer']}")
+        rss = _status_kb(proc.pid, "VmHWM:") / 1024
+        wrss = sum(_status_kb(p, "VmHWM:") for p in writers) / 1024
     finally:
         proc.terminate()
         proc.wait(60)
+        if client.is_alive():
+            client.kill()
         log_tail = (tmp / "server.log").read_text()[-2000:]
         if "Traceback" in log_tail:
             console.print(f"[red]server log:[/]\n{log_tail}")
+        if not args.keep:
+            shutil.rmtree(tmp, ignore_errors=True)
         if admin is not None:
             with admin.connect() as c:
                 c.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    n = sum(len(v) for v in frames.values())
+    acked = max(r["acked"], 1)
     return {
-        "backend": backend, "devices": len(frames), "frames": n, "acked": stats.acked, "seconds": wall,
-        "fps": stats.acked / wall, "rows": stats.acked * len(CODES) / wall,
-        "p50": stats.latency_p50_ms, "p99": stats.latency_p99_ms, "rss": rss, "server_cpu": server_cpu / wall, "client_cpu": client_cpu / wall,
-        "retx": stats.retransmitted,
+        "backend": backend, "devices": args.devices, "frames": r["frames"], "acked": r["acked"],
+        "seconds": r["send_s"], "connect_s": r["connect_s"], "fps": r["acked"] / r["send_s"],
+        "rows": r["acked"] * len(CODES) / r["send_s"], "p50": r["p50"], "p99": r["p99"], "rss": rss,
+        "wrss": wrss, "gw_us": gw_cpu / acked * 1e6, "wr_us": wr_cpu / acked * 1e6,
+        "db_us": db_cpu / acked * 1e6 if backends else None,
+        "cl_us": r["cpu"] / acked * 1e6, "retx": r["retx"], "bad": r["bad"], "load": load0,
+        "batches": health["writer"].get("batches"),
     }
 
 
@@ -142,23 +240,33 @@ def main() -> None:
     ap.add_argument("--frames", type=int, default=40, help="frames per device")
     ap.add_argument("--window", type=int, default=1, help="frames in flight per device")
     ap.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="sqlite")
+    ap.add_argument("--client", choices=["lean", "sim"], default="lean",
+                    help="load generator: lean epoll loop (default) or the asyncio simulator clients")
+    ap.add_argument("--live-qc", action="store_true", help="run the server with live QC on (default off: ingest alone)")
+    ap.add_argument("--repeat", type=int, default=1, help="runs per backend (each on a fresh store)")
     ap.add_argument("--pg-url", default=None)
+    ap.add_argument("--verbose", action="store_true", help="print the writer's counters")
+    ap.add_argument("--keep", action="store_true", help="keep the data directory (printed) after the run")
     args = ap.parse_args()
-    with console.status("building frames…"):
-        devs, frames = make_frames(args.devices, args.frames)
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     results = []
     for b in backends:
-        with console.status(f"{b}: {args.devices} devices × {args.frames} frames over TCP…"):
-            results.append(run_one(b, args, frames, devs))
-    t = Table(title="HJ 212 ingest, end to end over loopback TCP, ack after commit")
+        for _ in range(args.repeat):
+            with console.status(f"{b}: {args.devices} devices × {args.frames} frames over TCP…"):
+                results.append(run_one(b, args))
+    t = Table(title=f"HJ 212 ingest, end to end over loopback TCP, ack after commit ({args.client} load generator)")
     for col in ("store", "devices", "window", "frames acked", "seconds", "frames/s", "obs rows/s",
-                "ack p50 ms", "ack p99 ms", "retx", "server peak RSS MB", "server CPU (cores)", "client CPU (cores)"):
+                "ack p50 ms", "ack p99 ms", "retx", "bad acks", "peak RSS MB gateway/writer",
+                "CPU µs/frame gateway", "writer", "client", "PostgreSQL server", "total", "load avg"):
         t.add_column(col, justify="right")
     for r in results:
-        t.add_row(r["backend"], str(r["devices"]), str(args.window), f"{r['acked']}/{r['frames']}", f"{r['seconds']:.1f}",
-                  f"{r['fps']:,.0f}", f"{r['rows']:,.0f}", f"{r['p50']:.1f}" if r["p50"] else "-",
-                  f"{r['p99']:.1f}" if r["p99"] else "-", str(r["retx"]), f"{r['rss']:.0f}", f"{r['server_cpu']:.2f}", f"{r['client_cpu']:.2f}")
+        t.add_row(r["backend"], str(r["devices"]), str(args.window), f"{r['acked']}/{r['frames']}",
+                  f"{r['seconds']:.2f}", f"{r['fps']:,.0f}", f"{r['rows']:,.0f}",
+                  f"{r['p50']:.1f}" if r["p50"] else "-", f"{r['p99']:.1f}" if r["p99"] else "-",
+                  str(r["retx"]), str(r["bad"]), f"{r['rss']:.0f}/{r['wrss']:.0f}", f"{r['gw_us']:.1f}",
+                  f"{r['wr_us']:.1f}", f"{r['cl_us']:.1f}", "-" if r["db_us"] is None else f"{r['db_us']:.1f}",
+                  f"{r['gw_us'] + r['wr_us'] + r['cl_us'] + (r['db_us'] or 0.0):.1f}",
+                  f"{r['load']:.2f}")
     console.print(t)
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import Engine
 
 from tianlan.gateway.devices import DeviceCache
 from tianlan.hj212 import FrameReader, RawFrame
-from tianlan.ingest.item import IngestItem
+from tianlan.ingest.item import ACCEPTED, QUARANTINED, IngestItem
 from tianlan.ingest.processor import process_frame, process_framing_error
 from tianlan.settings import Settings
 from tianlan.store.frame_writer import FrameWriter
@@ -28,8 +28,8 @@ from tianlan.store.frame_writer import FrameWriter
 log = logging.getLogger(__name__)
 
 PER_CONNECTION_PENDING_MAX = 256  # frames of one connection awaiting commit before it is paused
-GARBAGE_BUDGET = 1 << 20
-QUIET_S = 0.25  # a peer silent this long with a frame buffered: try it without its CR LF  # bytes of non-frames one connection may send before it is cut
+GARBAGE_BUDGET = 1 << 20  # bytes of non-frames one connection may send before it is cut
+QUIET_S = 0.25  # a peer silent this long with a frame buffered: try it without its CR LF
 
 
 @dataclass
@@ -149,8 +149,9 @@ class Connection(asyncio.Protocol):
 
     def committed(self, item: IngestItem) -> None:
         self.pending -= 1
-        if item.replies and not self.closed and self.transport is not None:
-            self.transport.write(b"".join(item.replies))
+        replies = item.replies
+        if replies and not self.closed and self.transport is not None:
+            self.transport.write(replies[0] if len(replies) == 1 else b"".join(replies))
         if self.paused and self.pending < PER_CONNECTION_PENDING_MAX // 2 and not self.gw.globally_paused:
             self.paused = False
             if self.transport is not None and not self.closed:
@@ -171,7 +172,7 @@ class Gateway:
         self.stats = GatewayStats()
         self.conns: set[Connection] = set()
         self.globally_paused = False
-        self.writer = FrameWriter(engine, self._committed_from_thread, batch_max=settings.batch_max,
+        self.writer = FrameWriter(engine, self._on_commit, batch_max=settings.batch_max,
                                   mode=settings.writer_mode, sqlite_synchronous=settings.sqlite_synchronous)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.base_events.Server | None = None
@@ -185,7 +186,7 @@ class Gateway:
     async def start(self, host: str | None = None, port: int | None = None) -> int:
         """Listen; returns the bound port (``port=0`` picks a free one)."""
         self._loop = asyncio.get_running_loop()
-        self.writer.start()
+        self.writer.start(self._loop)  # process mode: driven by this loop, acks without a thread hop
         self._server = await self._loop.create_server(
             lambda: Connection(self),
             host if host is not None else self.settings.hj212_host,
@@ -207,21 +208,31 @@ class Gateway:
                     c.transport.pause_reading()
                     c.paused = True
 
-    def _committed_from_thread(self, batch: list[IngestItem]) -> None:
-        loop = self._loop
+    def _on_commit(self, batch: list[IngestItem]) -> None:
+        if self.writer.on_loop:  # already on the loop
+            self._committed(batch)
+            return
+        loop = self._loop  # from the writer thread
         if loop is not None and not loop.is_closed():
             loop.call_soon_threadsafe(self._committed, batch)
 
     def _committed(self, batch: list[IngestItem]) -> None:
         st = self.stats
         st.committed += len(batch)
+        accepted = 0
         for it in batch:
-            st.status[it.status] += 1
-            if it.reason and it.status == "quarantined":
-                st.reasons[it.reason] += 1
+            status = it.status
+            if status == ACCEPTED:
+                accepted += 1
+            else:
+                st.status[status] += 1
+                if it.reason and status == QUARANTINED:
+                    st.reasons[it.reason] += 1
             w = it.waiter
             if w is not None:
                 w.committed(it)
+        if accepted:
+            st.status[ACCEPTED] += accepted
         for listener in self.listeners:
             listener(batch)
         if self.globally_paused and self.writer.pending < self.settings.queue_max // 2:
@@ -267,4 +278,4 @@ class Gateway:
             c.close()
         if self._sweeper is not None:
             self._sweeper.cancel()
-        await asyncio.to_thread(self.writer.stop)
+        await self.writer.aclose(max(0.0, deadline - time.monotonic()))
