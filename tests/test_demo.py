@@ -24,6 +24,17 @@ def test_demo_runs_and_stores_data(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "sample network" in proc.stdout and "stopped" in proc.stdout
     assert (tmp_path / "demo-network.yaml").exists()
+    # sample accounts for the console: random passwords written once, readable by the owner only
+    accounts = tmp_path / "demo-accounts.txt"
+    assert accounts.stat().st_mode & 0o777 == 0o600
+    rows = [line.split("\t") for line in accounts.read_text(encoding="utf-8").splitlines() if not line.startswith("#")]
+    assert {r[1] for r in rows} >= {"admin", "city", "enterprise", "discipline"}
+    from tianlan.auth.users import UsersRepo
+    from tianlan.store.engine import open_store
+
+    users = UsersRepo(open_store(f"sqlite:///{tmp_path / 'tianlan.db'}"))
+    username, role, scope, password = rows[2]
+    assert users.authenticate(username, password).scope == scope
     res = CliRunner().invoke(app, ["frames", "stats", "--format", "json", "--data-dir", str(tmp_path)])
     st = json.loads(res.stdout)
     assert st["accepted"] > 50 and st["observations"] > 300

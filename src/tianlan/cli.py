@@ -46,6 +46,24 @@ for sub, name in ((registry_app, "registry"), (device_app, "device"), (assess_ap
                   (alarms_app, "alarms"), (simulate_app, "simulate")):
     app.add_typer(sub, name=name)
 
+from tianlan.ledger_cli import app as ledger_app  # noqa: E402
+from tianlan.user_cli import apikey_app  # noqa: E402
+from tianlan.user_cli import app as user_app  # noqa: E402
+
+for sub, name in ((user_app, "user"), (apikey_app, "apikey"), (ledger_app, "ledger")):
+    app.add_typer(sub, name=name)
+
+# corrections, review and sign-off, custody, marks, interference records (issue 5 §3-7)
+from tianlan.records_cli import APPS as record_apps  # noqa: E402
+
+for sub, name in record_apps:
+    app.add_typer(sub, name=name)
+
+# information releases: publish documents from the command line (issue 6)
+from tianlan.release_cli import app as release_app  # noqa: E402
+
+app.add_typer(release_app, name="release")
+
 
 @app.command()
 def version() -> None:
@@ -117,7 +135,7 @@ def demo(
     On first run the store gets a sample network (synthetic sites in Hebei's real cities, written
     to <data-dir>/demo-network.yaml); later runs reuse the registry that is there.
     """
-    from tianlan.demo import DemoOptions, prepare_network, run_demo
+    from tianlan.demo import DemoOptions, prepare_accounts, prepare_network, run_demo
 
     if rate <= 0:
         raise InputError("--rate", "must be > 0")
@@ -126,6 +144,9 @@ def demo(
     n, created = prepare_network(engine, s.data_dir)
     what = "已创建示例网络 / created sample network" if created else "使用现有网络 / existing network"
     console.print(f"{what}: {n} 台设备 devices · store {engine.url.render_as_string(hide_password=True)}")
+    accounts = prepare_accounts(engine, s.data_dir)
+    if accounts is not None:
+        console.print(f"演示账号 / demo accounts (控制台 console sign-in): {accounts}")
     final = run_demo(engine, s, DemoOptions(rate_per_device=rate, duration_s=duration), live=sys.stdout.isatty())
     console.print(f"已停止 / stopped: received {final.get('received', 0):,} · accepted {final.get('accepted', 0):,} · "
                   f"quarantined {final.get('quarantined', 0):,}")
@@ -190,14 +211,20 @@ def data_export(
     fmt: Annotated[str, typer.Option("--format", help="csv | json")] = "csv",
     kind: Annotated[str | None, typer.Option(help="rtd | min | hour | day | rs | rt | info")] = None,
     output: Annotated[Path | None, typer.Option("--output", "-o", help="file (default stdout)")] = None,
+    as_of: Annotated[str | None, typer.Option("--as-of", help="截至某时刻的版本 / the values in effect at this moment "
+                                                              "(default: the current versions)")] = None,
+    as_user: Annotated[str | None, typer.Option("--as-user", help="按此用户的权限范围导出 / export within this "
+                                                                  "user's scope (default: the store operator)")] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """导出监测数据 / export a device's observations (time in Beijing time, ISO 8601).
 
-    Columns: mn, parameter, kind, time, value, flag, min, max, cou, zs, time_utc, frame_id, extra.
+    Columns: mn, parameter, kind, time, value, flag, min, max, cou, zs, time_utc, frame_id, extra, version.
+    ``value`` and ``flag`` are those in effect (approved corrections applied; docs/records.md), as of
+    ``--as-of`` when given; ``version`` is the correction in effect (0: the raw value as received).
     """
-    from tianlan.store.frames_repo import FramesRepo
+    from tianlan.store.versions_repo import VersionsRepo
 
     if fmt not in ("csv", "json"):
         raise InputError("--format", f"must be csv or json, got {fmt!r}")
@@ -210,33 +237,83 @@ def data_export(
 
     if RegistryRepo(engine).get_device(mn) is None:
         raise InputError("--mn", f"no device with MN {mn!r} / 无此设备")
-    rows = FramesRepo(engine).export(mn, start_utc=t0, end_utc=t1, kind=kind)
+    user = None
+    if as_user:
+        from tianlan.auth.users import UsersRepo
+        from tianlan.cli_common import acting_user
+
+        user = UsersRepo(engine).get(acting_user(engine, as_user))
+    at = parse_user_time(as_of, field="--as-of") if as_of else None
+    versioned = VersionsRepo(engine).series(mn, start_utc=t0, end_utc=t1, kind=kind, as_of=at, user=user)
     out = open(output, "w", newline="", encoding="utf-8") if output else sys.stdout
     try:
         if fmt == "csv":
             w = csv.writer(out)
             w.writerow(["mn", "parameter", "kind", "time", "value", "flag", "min", "max", "cou", "zs", "time_utc",
-                        "frame_id", "extra"])
-            for r in rows:
+                        "frame_id", "extra", "version"])
+            for vrow in versioned:
+                r = vrow.row
                 w.writerow([
                     r.mn, r.parameter, r.kind, utc_to_beijing_iso(r.time_utc), _num(r.value), r.flag or "",
                     _num(r.vmin), _num(r.vmax), _num(r.cou), _num(r.zs),
                     time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(r.time_utc)), r.frame_id,
-                    json.dumps(r.extra, ensure_ascii=False) if r.extra else "",
+                    json.dumps(r.extra, ensure_ascii=False) if r.extra else "", vrow.version,
                 ])
         else:
             out.write("[")
-            for i, r in enumerate(rows):
+            for i, vrow in enumerate(versioned):
+                r = vrow.row
                 out.write(("," if i else "") + "\n" + json.dumps({
                     "mn": r.mn, "parameter": r.parameter, "kind": r.kind, "time": utc_to_beijing_iso(r.time_utc),
                     "value": r.value, "flag": r.flag, "min": r.vmin, "max": r.vmax, "cou": r.cou, "zs": r.zs,
                     "time_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(r.time_utc)),
-                    "frame_id": r.frame_id, "extra": r.extra,
+                    "frame_id": r.frame_id, "extra": r.extra, "version": vrow.version,
                 }, ensure_ascii=False))
             out.write("\n]\n")
     finally:
         if output:
             out.close()
+
+
+@data_app.command("history")
+@user_errors
+def data_history(
+    mn: Annotated[str, typer.Option("--mn", help="设备 MN / device MN")],
+    parameter: Annotated[str, typer.Option("--parameter", help="因子编码 / HJ 212 code")],
+    at: Annotated[str, typer.Option("--time", help="数据时间 / the value's period start")],
+    kind: Annotated[str | None, typer.Option("--kind", help="rtd | min | hour | day (default: every kind)")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON")] = False,
+    as_user: Annotated[str | None, typer.Option("--as-user", envvar="TIANLAN_USER", help="操作人 / acting user")] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """数值版本历史 / a value's history: the raw value as received and every version (docs/records.md)."""
+    from tianlan.ledger.versions import effective
+    from tianlan.records_cli import _ctx, _version_dict
+    from tianlan.store.versions_repo import VersionsRepo
+
+    engine, user = _ctx(data_dir, database_url, as_user)
+    hist = VersionsRepo(engine).history(user, mn=mn, parameter=parameter, time_utc=parse_user_time(at, field="--time"),
+                                        kind=kind)
+    if as_json:
+        sys.stdout.write(json.dumps([{"kind": k, "raw_value": v, "raw_flag": f,
+                                      "in_effect": (effective(vs).id if effective(vs) else 0),  # type: ignore[union-attr]
+                                      "versions": [_version_dict(mn, x) for x in vs]} for k, v, f, vs in hist],
+                                    ensure_ascii=False, indent=1) + "\n")
+        return
+    for k, v, f, vs in hist:
+        cur = effective(vs)
+        t = Table("版本 version", "操作 action", "值 value", "标记 flag", "状态 status", "提出 proposed by (time)",
+                  "批准/驳回 decided by (time)", "前值 previous", "理由 reason", "依据 document",
+                  title=f"{mn} {parameter} {k} {at}")
+        t.add_row("0 原始 raw", "", _num(v), f or "", "生效 in effect" if cur is None else "", "", "", "", "", "")
+        for x in vs:
+            t.add_row(str(x.id), x.action, _num(x.value), x.flag or "",
+                      x.status + (" · 生效 in effect" if cur is not None and cur.id == x.id else ""),
+                      f"{x.proposed_by} ({utc_to_beijing_iso(x.proposed_utc)[:16]})",
+                      f"{x.decided_by} ({utc_to_beijing_iso(x.decided_utc)[:16]})" if x.decided_by else "",
+                      _num(x.prev_value), x.reason, x.document)
+        console.print(t)
 
 
 def _num(v: float | None) -> str:

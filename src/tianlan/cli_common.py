@@ -64,3 +64,41 @@ def user_errors(fn: F) -> F:
             sys.stderr.close()
 
     return wrapper  # type: ignore[return-value]
+
+
+# --- who acts (issue 5 §0: every CLI action runs as a user and is attributed to them) ------------
+
+AsUser = Annotated[
+    str | None,
+    typer.Option("--as-user", envvar="TIANLAN_USER",
+                 help="操作人 / act as this user (env TIANLAN_USER); required once the store has users"),
+]
+
+
+def acting_user(engine: Engine, as_user: str | None, *, roles: Any = None) -> str:
+    """Resolve who runs this command and attribute its ledger entries to them; returns the username.
+
+    ``as_user`` must be an active user (and have one of ``roles`` when given). A store without any
+    user yet runs as ``system`` — that is how the first administrator is created. The CLI runs on
+    the platform's host with its store credentials, so the name is declared, not authenticated;
+    acts that must be proven (sign-offs, custody) ask for the password and sign with the user's key.
+    """
+    from tianlan.auth.users import UsersRepo
+    from tianlan.errors import AuthError, InputError
+    from tianlan.ledger.chain import SYSTEM, set_actor
+
+    users = UsersRepo(engine)
+    if not as_user:
+        if users.count() == 0:
+            set_actor(SYSTEM)
+            return SYSTEM
+        raise InputError("--as-user", "此数据库已有用户，请指明操作人 / the store has users: say who acts "
+                                      "(--as-user NAME or TIANLAN_USER)")
+    user = users.get(as_user)
+    if not user.active:
+        raise AuthError("账户已停用 / account disabled", reason=f"user {as_user!r} disabled")
+    if roles is not None and user.role not in roles:
+        raise AuthError(f"用户 {as_user} 的角色 {user.role.value} 无权执行此操作 / role {user.role.value} may not do this",
+                        reason="role")
+    set_actor(user.username)
+    return user.username

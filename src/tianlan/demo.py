@@ -47,6 +47,42 @@ def prepare_network(engine: Engine, data_dir: Path) -> tuple[int, bool]:
     return len(reg.devices), True
 
 
+#: sample accounts of the demo: (username, role, scope, display name) — one per kind of user
+DEMO_ACCOUNTS = (
+    ("admin", "admin", "130000", "平台管理员 / Administrator"),
+    ("province", "province", "130000", "省监测中心 / Provincial centre"),
+    ("sjz", "city", "130100", "石家庄市监测站 / Shijiazhuang centre"),
+    ("signer", "signatory", "130100", "授权签字人 / Signatory"),
+    ("inspector", "enforcement", "130100", "执法人员 / Inspector"),
+    ("steel", "enterprise", "E130209001", "曹妃甸示例钢铁 / Caofeidian steel"),
+    ("jijian", "discipline", "130000", "纪检监察 / Discipline inspection"),
+)
+
+
+def prepare_accounts(engine: Engine, data_dir: Path) -> Path | None:
+    """Create the demo's sample users (random passwords) unless the store has users.
+
+    The passwords are written once to ``<data-dir>/demo-accounts.txt`` (mode 600) and never stored
+    in clear anywhere else; returns that file's path, or None when users already existed.
+    """
+    import secrets
+
+    from tianlan.auth.users import UsersRepo
+
+    users = UsersRepo(engine)
+    if users.count():
+        return None
+    lines = ["# 天蓝演示账号 / Tianlan demo accounts (username  role  scope  password)"]
+    for username, role, scope, name in DEMO_ACCOUNTS:
+        password = secrets.token_urlsafe(9)
+        users.add(username, password, role, scope, display_name=name, actor="demo")
+        lines.append(f"{username}\t{role}\t{scope}\t{password}")
+    path = data_dir / "demo-accounts.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    path.chmod(0o600)
+    return path
+
+
 def _corrupt_crc(frame: bytes) -> bytes:
     return frame[:-6] + (b"0000" if frame[-6:-2] != b"0000" else b"1111") + b"\r\n"
 
@@ -100,8 +136,9 @@ def _view(r: runtime.Running, http_host: str, started: float, rates: list[float]
     sim = sim_stats.get("s")
     sim_line = (f"模拟设备 simulated devices: {sim.devices} · 已发 sent {sim.sent:,} · 已确认 acked {sim.acked:,} · "
                 f"重发 retransmitted {sim.retransmitted}" if sim else "模拟器启动中 / simulator starting…")
-    info = (f"HJ 212 端口 port {r.hj212_port} · HTTP http://{http_host}:{r.http_port}/api/v1/health · "
-            f"Ctrl-C 停止 / stop\n{sim_line}")
+    base = f"http://{http_host}:{r.http_port}"
+    info = (f"HJ 212 端口 port {r.hj212_port} · 门户 portal {base}/ · 控制台 console {base}/console · "
+            f"接口 API {base}/api/docs · Ctrl-C 停止 / stop\n{sim_line}")
     return Group(Panel(info), t, reasons)
 
 

@@ -45,3 +45,14 @@ class Conflict(TianlanError):
 
 class StoreError(TianlanError):
     """The store cannot be opened, migrated or written."""
+
+
+class AuthError(TianlanError):
+    """Authentication failed: unknown user or key, wrong password, disabled account, revoked key.
+
+    The message never says which of these it was (no account enumeration); ``reason`` keeps it for logs.
+    """
+
+    def __init__(self, message: str = "认证失败 / authentication failed", *, reason: str = "") -> None:
+        self.reason = reason
+        super().__init__(message)

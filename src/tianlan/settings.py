@@ -60,6 +60,74 @@ class Settings(BaseSettings):
         "FULL", description="SQLite PRAGMA synchronous in WAL mode. FULL makes every commit durable against "
         "power loss; NORMAL is durable against process crash (kill -9) only."
     )
+    ledger_key_file: Path | None = Field(
+        None, description="PEM file of the platform's Ed25519 key that signs ledger checkpoints; default "
+        "<data_dir>/keys/platform-ed25519.pem (created on first use, mode 0600). For PostgreSQL deployments "
+        "point it at a file outside the database host's reach; `tianlan ledger verify` needs only its public key."
+    )
+    ledger_checkpoint_interval_s: float = Field(
+        60.0, description="How often `tianlan serve` seals pending frames and observations and signs a ledger "
+        "checkpoint (s); 0 turns it off (run `tianlan ledger checkpoint` instead)."
+    )
+    session_secret: str | None = Field(
+        None, description="Secret that signs web session cookies; default: a random secret kept in "
+        "<data_dir>/session.key (created on first start). Set it when several web processes serve one site."
+    )
+    session_max_age_s: float = Field(43200.0, description="How long a web sign-in lasts (s); default 12 hours.")
+    session_cookie_secure: bool = Field(
+        False, description="Send the session cookie only over HTTPS (set true behind a TLS proxy)."
+    )
+    live_qc: bool = Field(
+        True, description="Check every committed batch with streaming QC in `tianlan serve` / `tianlan demo` and "
+        "raise alarms from it (docs/qc.md, Live QC); false turns it off (run `tianlan qc scan` instead)."
+    )
+    live_qc_config: Path | None = Field(
+        None, description="QC configuration YAML of live QC (docs/qc.md, Configuration); default: the built-in one."
+    )
+    live_qc_queue_max: int = Field(
+        50000, description="Committed frames waiting for live QC before it records a backlog and catches up "
+        "from the store instead (nothing is dropped; counted as dropped_to_catch_up in /api/v1/health)."
+    )
+    live_qc_resolve_every_s: float = Field(
+        600.0, description="How often live QC auto-resolves quiet low-level alarms (s); 0: never "
+        "(`tianlan alarms resolve`)."
+    )
+    live_qc_flush_quiet_s: float = Field(
+        7200.0, description="A station silent this long (s) with data not yet checked by every detector (live QC "
+        "checks every 3 hours of data) gets them checked at once; all are checked when the server stops."
+    )
+    alarm_webhook_url: str | None = Field(
+        None, description="Alarm webhook URL (HTTP POST, signed JSON); default off (docs/alarms.md)."
+    )
+    alarm_webhook_secret: str | None = Field(None, description="HMAC-SHA256 key of the alarm webhook; required with the URL.")
+    alarm_webhook_timeout_s: float | None = Field(None, description="Alarm webhook timeout per attempt (s); default 10.")
+    alarm_webhook_retries: int | None = Field(None, description="Alarm webhook retries after the first attempt; default 3.")
+    alarm_webhook_backoff_s: float | None = Field(
+        None, description="First alarm webhook retry delay (s), doubled each time; default 0.5."
+    )
+    alarm_smtp_host: str | None = Field(None, description="SMTP server for alarm e-mail; default off.")
+    alarm_smtp_port: int | None = Field(None, description="SMTP port for alarm e-mail; default 25.")
+    alarm_smtp_starttls: bool | None = Field(None, description="STARTTLS before SMTP login and sending; default false.")
+    alarm_smtp_user: str | None = Field(None, description="SMTP login user; default none.")
+    alarm_smtp_password: str | None = Field(None, description="SMTP login password; default none.")
+    alarm_smtp_timeout_s: float | None = Field(None, description="SMTP timeout (s); default 30.")
+    alarm_mail_from: str | None = Field(None, description="Sender of alarm e-mail; default tianlan@localhost.")
+    alarm_mail_to: str | None = Field(None, description="Recipients of alarm e-mail, comma-separated; default none.")
+    review_level1_days: int = Field(
+        3, description="Review deadline of level 1 (city/operator), days after the end of the reviewed Beijing day "
+        "(docs/records.md; a platform default, set it to the province's rule)."
+    )
+    review_level2_days: int = Field(7, description="Review deadline of level 2 (province), days after the day's end.")
+    review_level3_days: int = Field(10, description="Sign-off deadline (level 3), days after the day's end.")
+    mark_window_days: float = Field(
+        10.0, description="Enterprise marks created more than this many days after the marked period's end are "
+        "flagged late (kept); the 10-day repair window of the national platform (qc_fraud.md §A.5) [verify]."
+    )
+    mark_grace_h: float = Field(
+        1.0, description="Marks created later than this many hours after the marked period's start are flagged "
+        "retroactive (kept)."
+    )
+    mark_advance_days: float = Field(7.0, description="How far ahead a planned period may be marked (days).")
 
 
 def load_settings(**overrides: object) -> Settings:

@@ -40,6 +40,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from tianlan.ledger.frames import seal_batch
 from tianlan.ingest.item import ACCEPTED, DUPLICATE, IngestItem
 from tianlan.store.engine import is_sqlite, make_engine
 from tianlan.store.partitions import PartitionKeeper, month_of
@@ -297,9 +298,9 @@ class BatchStore:
                 self._raw_insert.rows(cur, frame_rows)
         else:
             self._copy(cur, "raw_frames", _RAW_COLS, frame_rows)
-        # Raw frames are in, with their final ids, in this transaction: the place for a per-batch
-        # ledger seal of [(res[0], rec[4]) for res, rec in zip(results, records)], i.e.
-        # [(frame_id, sha256), ...] in order of arrival.
+        # Raw frames are in, with their final ids, in this transaction: seal them in the ledger
+        # (one Merkle root per batch, issue 5 §1), so the seal commits with the frames or not at all.
+        seal_batch(cur, [(res[0], rec[4]) for res, rec in zip(results, records)])
         if n_rows:
             if sqlite:
                 if repeat:

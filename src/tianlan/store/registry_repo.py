@@ -144,6 +144,7 @@ class RegistryRepo:
         with self.engine.begin() as conn:
             reg.validate(self._referenced(conn, reg))
             self._write(conn, reg)
+            _ledger_registry(conn, reg)  # each changed row → a ledger entry, same transaction
         return reg.counts()
 
     def add_device(self, device: Device, *, replace: bool = False) -> int:
@@ -156,6 +157,7 @@ class RegistryRepo:
             reg = Registry(devices=[device])
             reg.validate(self._referenced(conn, reg), locate=lambda _s, _i: f"device {device.mn}")
             self._write(conn, reg)
+            _ledger_registry(conn, reg)
             return int(conn.execute(select(devices.c.id).where(devices.c.mn == device.mn)).scalar_one())
 
     def seed_defaults(self) -> int:
@@ -173,6 +175,7 @@ class RegistryRepo:
                 if missing:
                     conn.execute(self._insert(table).on_conflict_do_nothing(index_elements=["code"]), missing)
                     added += len(missing)
+                    _ledger_rows(conn, table.name, missing)
         return added
 
     # --- reading ---------------------------------------------------------------------------------
@@ -275,3 +278,32 @@ class RegistryRepo:
             chunk = wanted[i:i + _IN_CHUNK]
             out.extend(make(r) for r in conn.execute(select(table).where(table.c.code.in_(chunk))))
         return out
+
+
+# --- ledger (issue 5 §1: registry changes are ledger entries) -------------------------------------
+
+def _ledger_rows(conn: Connection, table: str, rows: Sequence[dict[str, Any]]) -> None:
+    """One ledger entry per row of ``table`` that differs from what the ledger last recorded.
+
+    Attributed to the acting user (``tianlan.ledger.chain.current_actor``: the CLI's ``--as-user``).
+    The device password (HJ 212 PW, a shared secret) is covered by the row digest, not copied into
+    the entry's payload.
+    """
+    from tianlan.ledger.chain import current_actor, record_rows
+
+    if not rows:
+        return
+    kind = {"regions": "registry.region", "enterprises": "registry.enterprise", "sites": "registry.site",
+            "parameters": "registry.parameter", "devices": "registry.device"}[table]
+    key = "mn" if table == "devices" else "code"
+    record_rows(conn, kind=kind, actor=current_actor(), subject_table=table,
+                rows=[({key: row[key]}, {k: v for k, v in row.items() if k not in ("password", "created_utc")})
+                      for row in rows])
+
+
+def _ledger_registry(conn: Connection, reg: Registry) -> None:
+    _ledger_rows(conn, "regions", [_region_row(r) for r in reg.regions])
+    _ledger_rows(conn, "enterprises", [_enterprise_row(e) for e in reg.enterprises])
+    _ledger_rows(conn, "sites", [_site_row(s) for s in reg.sites])
+    _ledger_rows(conn, "parameters", [_parameter_row(p) for p in reg.parameters])
+    _ledger_rows(conn, "devices", [_device_row(d, 0.0) for d in reg.devices])

@@ -1,0 +1,96 @@
+"""Frame seals: in the writer's transaction (DBAPI cursor) and afterwards for older data (both stores)."""
+
+from __future__ import annotations
+
+from hashlib import sha256
+
+from helpers import write_batches
+from sqlalchemy import text
+
+from tianlan.ledger import merkle
+from tianlan.ledger.frames import seal_batch, seal_pending
+from tianlan.ledger.verify import verify
+
+
+def test_writer_batches_sealed_in_their_transaction(store) -> None:
+    ids = write_batches(store, [3, 1, 7])
+    assert ids == list(range(1, 12))
+    with store.connect() as c:
+        seals = c.execute(text("SELECT first_id, last_id, n, root, leaves FROM ledger_seals WHERE kind = 'frames' "
+                               "ORDER BY first_id")).all()
+        data = dict(c.execute(text("SELECT id, data FROM raw_frames")).all())
+    assert [(s[0], s[1], s[2]) for s in seals] == [(1, 3, 3), (4, 4, 1), (5, 11, 7)]
+    for first, last, _n, root, leaves in seals:
+        assert bytes(leaves) == b"".join(sha256(bytes(data[i])).digest() for i in range(first, last + 1))
+        assert bytes(root) == merkle.root(merkle.split(bytes(leaves)))
+    assert seal_pending(store) == {"frames": 0, "observation_windows": 11}  # one hour each
+    assert verify(store, public_key=None).ok
+
+
+def test_seal_pending_seals_older_data(store) -> None:
+    write_batches(store, [5, 5], seal=False)   # a data dir from before the ledger
+    write_batches(store, [4], start=10)        # then a sealing writer (ids 11..14)
+    r = verify(store, public_key=None)
+    assert [p.row for p in r.problems if p.kind == "frame-unsealed"] == ["1..10"]
+    assert seal_pending(store) == {"frames": 10, "observation_windows": 14}
+    assert seal_pending(store) == {"frames": 0, "observation_windows": 0}
+    assert verify(store, public_key=None).ok
+
+
+def test_seal_batch_on_a_sqlalchemy_connection_and_split_runs(store) -> None:
+    write_batches(store, [6], seal=False)
+    with store.connect() as c:
+        rows = [(int(i), bytes(s)) for i, s in c.execute(text("SELECT id, sha256 FROM raw_frames ORDER BY id"))]
+    with store.begin() as c:
+        entries = seal_batch(c, [rows[4], rows[0], rows[1], rows[5]])  # unordered, two runs: 1-2 and 5-6
+    assert [(e.payload["first_id"], e.payload["last_id"]) for e in entries] == [(1, 2), (5, 6)]
+    assert seal_pending(store)["frames"] == 2  # 3..4 left
+    assert verify(store, public_key=None).ok
+
+
+def test_observation_hours_wait_until_complete(store) -> None:
+    from tianlan.ledger.frames import seal_observations
+
+    write_batches(store, [10])  # frame i: device i % 3 + 1, data hour 1546272000 + i h
+    t0 = 1546272000
+    assert seal_observations(store, now=t0 + 3 * 3600 + 3600 + 7200) == 4  # hours 0..3 have ended (+2 h)
+    r = verify(store, public_key=None)
+    assert r.ok and r.observation_windows == 10 and any("not sealed yet" in w for w in r.warnings)
+    assert seal_observations(store, now=t0 + 3 * 3600 + 3600 + 7200) == 0  # nothing new is ready
+    assert seal_observations(store, now=t0 + 86400) == 6
+    r = verify(store, public_key=None)
+    assert r.ok and not r.warnings
+    # late data into a sealed hour: sealed again, and the newest seal is what counts
+    with store.begin() as c:
+        c.execute(text("UPDATE raw_frames SET data_utc = :t WHERE id = 10"), {"t": t0})
+    assert seal_observations(store, now=t0 + 86400) == 0  # no new frame: nothing to do
+    write_batches(store, [1], start=24)  # frame 11: hour t0 + 24 h
+    assert seal_observations(store, now=t0 + 3 * 86400) == 1
+    assert verify(store, public_key=None).ok
+
+
+def test_service_seals_and_signs(store, tmp_path) -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from tianlan.ledger.checkpoints import latest
+    from tianlan.ledger.service import ledger_periodically
+
+    write_batches(store, [3], seal=False)
+    settings = SimpleNamespace(ledger_checkpoint_interval_s=0.05, ledger_key_file=tmp_path / "k.pem", data_dir=tmp_path)
+
+    async def run() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(ledger_periodically(store, settings, stop))
+        for _ in range(200):
+            await asyncio.sleep(0.05)
+            if latest(store) is not None:
+                break
+        stop.set()
+        await task
+
+    asyncio.run(run())
+    cp = latest(store)
+    assert cp is not None and (tmp_path / "k.pem").exists()
+    r = verify(store, public_key=cp.public_key)
+    assert r.ok and r.unsigned_tail == 0 and r.frames == 3
