@@ -35,6 +35,23 @@ def _service(data_dir: Path | None, database_url: str | None) -> AlarmService:
     return AlarmService(open_engine(settings_for(data_dir, database_url)))
 
 
+def _acting(data_dir: Path | None, database_url: str | None, user: str) -> AlarmService:
+    """The alarm service, acting as ``--user``: once the store has accounts, ``--user`` must be an
+    active user whose role handles alarms (provincial, city centre, enforcement); before that it is
+    a declared name. Either way the decision's ledger entry is attributed to it."""
+    from tianlan.auth.roles import ALARM_HANDLERS
+    from tianlan.auth.users import UsersRepo
+    from tianlan.cli_common import acting_user
+    from tianlan.ledger.chain import set_actor
+
+    engine = open_engine(settings_for(data_dir, database_url))
+    if UsersRepo(engine).count():
+        acting_user(engine, user, roles=ALARM_HANDLERS)
+    else:
+        set_actor(user)
+    return AlarmService(engine)
+
+
 def _short(t: int) -> str:
     """``2019-01-01 08:00`` (Beijing time)."""
     return utc_to_beijing_iso(t)[:16].replace("T", " ")
@@ -132,14 +149,14 @@ def _moved(a: lc.Alarm, action: str) -> None:
 @user_errors
 def ack(alarm_id: AlarmId, user: User, note: Note, data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """确认（已触发 → 已确认）/ acknowledge: raised → acknowledged."""
-    _moved(_service(data_dir, database_url).ack(alarm_id, user=user, note=note), "ack")
+    _moved(_acting(data_dir, database_url, user).ack(alarm_id, user=user, note=note), "ack")
 
 
 @app.command("verify")
 @user_errors
 def verify(alarm_id: AlarmId, user: User, note: Note, data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """核实（已确认 → 已核实）/ verify the evidence: acknowledged → verified."""
-    _moved(_service(data_dir, database_url).verify(alarm_id, user=user, note=note), "verify")
+    _moved(_acting(data_dir, database_url, user).verify(alarm_id, user=user, note=note), "verify")
 
 
 @app.command("dispose")
@@ -153,14 +170,14 @@ def dispose(
     database_url: DatabaseUrl = None,
 ) -> None:
     """处置并记录结论（已核实 → 已处置）/ dispose with an outcome: verified → disposed."""
-    _moved(_service(data_dir, database_url).dispose(alarm_id, user=user, note=note, outcome=outcome), "dispose")
+    _moved(_acting(data_dir, database_url, user).dispose(alarm_id, user=user, note=note, outcome=outcome), "dispose")
 
 
 @app.command("close")
 @user_errors
 def close(alarm_id: AlarmId, user: User, note: Note, data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
     """关闭（已处置 → 已关闭）/ close: disposed → closed."""
-    _moved(_service(data_dir, database_url).close(alarm_id, user=user, note=note), "close")
+    _moved(_acting(data_dir, database_url, user).close(alarm_id, user=user, note=note), "close")
 
 
 @app.command("silence")
@@ -179,7 +196,7 @@ def silence(
     database_url: DatabaseUrl = None,
 ) -> None:
     """静默或维护窗口：告警照常记录但不通知 / silence: matching alarms are stored and marked, not notified."""
-    svc = _service(data_dir, database_url)
+    svc = _acting(data_dir, database_url, user)
     sil, marked = svc.silence(station=station, until_utc=parse_user_time(until, field="--until"), user=user, reason=reason,
                               parameter=parameter, detector=detector,
                               start_utc=parse_user_time(start, field="--from") if start else None,

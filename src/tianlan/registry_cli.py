@@ -19,6 +19,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from tianlan.auth.roles import Role
+from tianlan.cli_common import AsUser, acting_user
 from tianlan.errors import InputError, NotFound, TianlanError
 from tianlan.model.parameters import expected_parameters
 from tianlan.model.registry import (
@@ -82,11 +84,20 @@ def _user_errors() -> Iterator[None]:
         raise typer.Exit(2) from None
 
 
+#: who may change the network registry once the store has users
+REGISTRY_EDITORS = frozenset({Role.ADMIN, Role.PROVINCE})
+
+
 @contextmanager
-def _repo(data_dir: Path | None, database_url: str | None) -> Iterator[RegistryRepo]:
+def _repo(data_dir: Path | None, database_url: str | None, *, writes: bool = False,
+          as_user: str | None = None) -> Iterator[RegistryRepo]:
+    """The registry of the store; ``writes``: the command changes it, so it runs as ``as_user``
+    (an administrator or the provincial centre once the store has users) and is ledgered in their name."""
     settings = load_settings(data_dir=data_dir, database_url=database_url)
     engine = open_store(store_url(settings), sqlite_synchronous=settings.sqlite_synchronous)
     try:
+        if writes:
+            acting_user(engine, as_user, roles=REGISTRY_EDITORS)
         repo = RegistryRepo(engine)
         if repo.is_empty():
             repo.seed_defaults()
@@ -107,9 +118,10 @@ def import_(
     path: Annotated[Path, typer.Argument(help="YAML 文件或 CSV 目录 / a .yaml file or a directory of CSV files")],
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
+    as_user: AsUser = None,
 ) -> None:
     """导入登记（全部成功或全部不导入）/ Import a registry file (all or nothing)."""
-    with _user_errors(), _repo(data_dir, database_url) as repo:
+    with _user_errors(), _repo(data_dir, database_url, writes=True, as_user=as_user) as repo:
         reg = read_registry(path, known=repo.load())
         counts = repo.import_registry(reg)
     _console().print("已导入 / imported: " + ", ".join(f"{k} {n}" for k, n in counts.items()))
@@ -186,13 +198,14 @@ def device_add(
     = False,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
+    as_user: AsUser = None,
 ) -> None:
     """登记设备 / Register a device."""
     with _user_errors():
         _option_choice("--crc", crc, CRC_VARIANTS)
         _option_choice("--kind", kind, DEVICE_KINDS)
         _option_choice("--protocol", protocol, PROTOCOLS)
-        with _repo(data_dir, database_url) as repo:
+        with _repo(data_dir, database_url, writes=True, as_user=as_user) as repo:
             the_site = None
             if site is not None:
                 the_site = repo.get_site(site)
