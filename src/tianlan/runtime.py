@@ -1,4 +1,5 @@
-"""Running the platform in one process: HJ 212 gateway + HTTP API on one event loop.
+"""Running the platform in one process: HJ 212 gateway + HTTP API on one event loop, live QC and alarms
+in a worker thread (:mod:`tianlan.qc.live`, fed by the gateway's commit listener).
 
 ``tianlan serve`` and ``tianlan demo`` both go through :func:`run`. SIGTERM and SIGINT drain
 gracefully: stop accepting, commit and acknowledge what was received, then exit.
@@ -17,6 +18,7 @@ import uvicorn
 from sqlalchemy import Engine
 
 from tianlan.gateway.server import Gateway
+from tianlan.qc.live import LiveQc
 from tianlan.settings import Settings
 from tianlan.web.app import create_app
 
@@ -31,6 +33,7 @@ class Running:
     hj212_port: int
     http_port: int
     stop: asyncio.Event
+    live_qc: LiveQc | None = None  # streaming QC and alarms (None when settings.live_qc is off)
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -59,16 +62,22 @@ async def serve(
             except (NotImplementedError, RuntimeError):
                 pass
     gw = Gateway(engine, settings)
+    live = None
+    if settings.live_qc:
+        # listens before the first frame; the worker thread reads the registry and config itself
+        live = LiveQc.from_settings(engine, settings).start()
+        gw.listeners.append(live.listener)
     hj_port = await gw.start(settings.hj212_host, settings.hj212_port)
     _tune_gc()
     http_sock = _bind(settings.http_host, settings.http_port)
     http_port = http_sock.getsockname()[1]
     app = create_app(engine, gw)
+    app.state.live_qc = live
     config = uvicorn.Config(app, log_level="warning", lifespan="off", access_log=False)
     http = uvicorn.Server(config)
     http.install_signal_handlers = lambda: None  # type: ignore[method-assign]  # we own the signals
     http_task = loop.create_task(http.serve(sockets=[http_sock]))
-    running = Running(gw, hj_port, http_port, stop)
+    running = Running(gw, hj_port, http_port, stop, live)
     assess_task = loop.create_task(_assess_periodically(engine, settings.assess_interval_s, stop))
     if on_ready is not None:
         res = on_ready(running)
@@ -79,6 +88,9 @@ async def serve(
     finally:
         assess_task.cancel()
         await gw.stop()
+        if live is not None:
+            await asyncio.sleep(0)  # the last committed batches reach the listener
+            await asyncio.to_thread(live.stop)
         http.should_exit = True
         try:
             await asyncio.wait_for(http_task, 10)
@@ -107,7 +119,7 @@ async def _assess_periodically(engine: Engine, interval_s: float, stop: asyncio.
         try:
             await asyncio.wait_for(stop.wait(), interval_s)
             return
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
         try:
             res = await asyncio.to_thread(run_assessment, engine)

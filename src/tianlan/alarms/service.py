@@ -258,6 +258,9 @@ class AlarmService:
                 text = f"[{outcome} {lc.OUTCOMES[outcome or '']}] {text}"
             tx.update(alarm_id, expect_status=a.status, **fields)
             tx.add_event(AlarmEvent(alarm_id, now, user.strip(), action, a.status, to, text))
+            tx.record_decision(alarm_id, action, actor=user.strip(), payload={
+                "from": a.status, "to": to, "note": note.strip(), "outcome": outcome, "station": a.station,
+                "parameter": a.parameter, "level": a.level, "detectors": a.detectors, "time_utc": now})
             return tx.get(alarm_id)
 
     def ack(self, alarm_id: int, *, user: str, note: str) -> Alarm:
@@ -285,6 +288,9 @@ class AlarmService:
                 tx.add_event(AlarmEvent(a.id, now, lc.SYSTEM_USER, lc.AUTO_RESOLVE, lc.RAISED, lc.CLOSED,
                                         f"条件已结束于 {utc_to_beijing_iso(a.end_utc)}，无人确认 / condition ended, "
                                         f"nobody acknowledged; checked up to {utc_to_beijing_iso(as_of)}"))
+                tx.record_decision(a.id, lc.AUTO_RESOLVE, actor=lc.SYSTEM_USER, payload={
+                    "from": lc.RAISED, "to": lc.CLOSED, "checked_to_utc": as_of, "quiet_since_utc": a.end_utc,
+                    "station": a.station, "parameter": a.parameter, "level": a.level, "time_utc": now})
                 done.append(a.id)
         return done
 

@@ -2,7 +2,8 @@
 
 SQL only; the rules (levels, dedupe, lifecycle, silences) live in :mod:`tianlan.alarms`. Writes go
 through :meth:`AlarmsRepo.tx`, one transaction per logical change, so an alarm and the event that
-records the change are committed together. Status changes are compare-and-set on the status the
+records the change are committed together — and, for lifecycle decisions, the ledger entry
+(:meth:`AlarmsTx.record_decision`). Status changes are compare-and-set on the status the
 caller read, so two people acting at once cannot both move an alarm (the second gets Conflict).
 """
 
@@ -92,6 +93,14 @@ class AlarmsTx:
             alarm_id=ev.alarm_id, time_utc=ev.time_utc, user=ev.user, action=ev.action, from_status=ev.from_status,
             to_status=ev.to_status, note=ev.note).returning(alarm_events.c.id))
         return int(res.scalar_one())
+
+    def record_decision(self, alarm_id: int, action: str, *, actor: str, payload: dict[str, Any]) -> None:
+        """A ledger entry (``alarm.<action>``, subject ``alarms``/id) in this transaction: the decision and
+        its record commit or roll back together (DESIGN §1: who, when, why)."""
+        from tianlan.ledger.chain import append_entry
+
+        append_entry(self.c, kind=f"alarm.{action}", actor=actor, subject_table="alarms", subject_key=str(alarm_id),
+                     payload=payload)
 
     def open_alarms(self, station: str, start_utc: int, end_utc: int, states: Sequence[str]) -> list[Alarm]:
         """Alarms of ``station`` in ``states`` whose period overlaps [start, end)."""
