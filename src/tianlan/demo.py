@@ -113,7 +113,7 @@ async def _intruder(port: int, every_s: float, stop: asyncio.Event, victim: tupl
             pass
         try:
             await asyncio.wait_for(stop.wait(), every_s)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
 
@@ -136,9 +136,14 @@ def _view(r: runtime.Running, http_host: str, started: float, rates: list[float]
     sim = sim_stats.get("s")
     sim_line = (f"模拟设备 simulated devices: {sim.devices} · 已发 sent {sim.sent:,} · 已确认 acked {sim.acked:,} · "
                 f"重发 retransmitted {sim.retransmitted}" if sim else "模拟器启动中 / simulator starting…")
+    lq = r.live_qc.as_dict() if r.live_qc is not None else None
+    qc_line = "" if lq is None else (
+        f"\n质控 live QC: 已查 checked {lq['processed'] + lq['caught_up']:,} · 待查 queued {lq['queue_frames']:,} · "
+        f"补查 backlog {lq['backlog_frames']:,} · 滞后 lag {lq['lag_s']:.0f} s · {lq['ms_per_frame']:.2f} ms/帧 frame · "
+        f"告警 alarms {lq['alarms_raised']:,} · 通知 notified {lq['notified']:,}")
     base = f"http://{http_host}:{r.http_port}"
     info = (f"HJ 212 端口 port {r.hj212_port} · 门户 portal {base}/ · 控制台 console {base}/console · "
-            f"接口 API {base}/api/docs · Ctrl-C 停止 / stop\n{sim_line}")
+            f"接口 API {base}/api/docs · Ctrl-C 停止 / stop\n{sim_line}{qc_line}")
     return Group(Panel(info), t, reasons)
 
 
@@ -184,7 +189,7 @@ def run_demo(engine: Engine, settings: Settings, opts: DemoOptions, *, live: boo
             if opts.duration_s is not None:
                 try:
                     await asyncio.wait_for(r.stop.wait(), opts.duration_s)
-                except asyncio.TimeoutError:
+                except TimeoutError:
                     r.stop.set()
 
         loop = asyncio.get_running_loop()

@@ -18,6 +18,7 @@ import uvicorn
 from sqlalchemy import Engine
 
 from tianlan.gateway.server import Gateway
+from tianlan.ledger.service import final_checkpoint, ledger_periodically
 from tianlan.qc.live import LiveQc
 from tianlan.settings import Settings
 from tianlan.web.app import create_app
@@ -79,6 +80,7 @@ async def serve(
     http_task = loop.create_task(http.serve(sockets=[http_sock]))
     running = Running(gw, hj_port, http_port, stop, live)
     assess_task = loop.create_task(_assess_periodically(engine, settings.assess_interval_s, stop))
+    ledger_task = loop.create_task(ledger_periodically(engine, settings, stop))
     if on_ready is not None:
         res = on_ready(running)
         if asyncio.iscoroutine(res):
@@ -91,6 +93,12 @@ async def serve(
         if live is not None:
             await asyncio.sleep(0)  # the last committed batches reach the listener
             await asyncio.to_thread(live.stop)
+        await ledger_task  # it ends when ``stop`` is set; then sign what the drain committed
+        if settings.ledger_checkpoint_interval_s > 0:
+            try:
+                await asyncio.to_thread(final_checkpoint, engine, settings)
+            except Exception:  # never lose the shutdown over it: the next start seals and signs
+                log.exception("ledger: final checkpoint failed")
         http.should_exit = True
         try:
             await asyncio.wait_for(http_task, 10)

@@ -6,6 +6,7 @@ from gateway_helpers import connect, read_frames, upload
 from platform_helpers import start_platform
 from sqlalchemy import text
 
+from tianlan.ledger.checkpoints import key_path, load_or_create_key
 from tianlan.ledger.frames import seal_pending
 from tianlan.ledger.verify import verify
 from tianlan.model.registry import Device
@@ -30,6 +31,9 @@ def test_acknowledged_frames_are_sealed_in_their_batch(store, tmp_path) -> None:
         sealed = c.execute(text("SELECT coalesce(sum(n), 0) FROM ledger_seals WHERE kind = 'frames'")).scalar_one()
     assert frames >= 20 and sealed == frames
     assert seal_pending(store)["frames"] == 0  # nothing was left for the catch-up
-    report = verify(store, public_key=None)
+    key = load_or_create_key(key_path(p.settings))  # the platform's key, made at its first start
+    report = verify(store, public_key=key.public_key().public_bytes_raw())
     assert report.ok, report.problems
     assert report.frames == frames
+    # the platform signed a checkpoint at start and after the drain: nothing is left unsigned
+    assert report.checkpoints >= 2 and report.unsigned_tail == 0
