@@ -20,7 +20,7 @@ commands_aqi.register(app)
 commands_rank.register(app)
 commands_water.register(app)
 
-KINDS = ("station_hour", "station_day", "city_day", "city_month", "outlet_hour", "outlet_month", "water_sample",
+KINDS = ("station_hour", "station_day", "city_hour", "city_day", "city_month", "outlet_hour", "outlet_month", "water_sample",
          "water_month")
 
 

@@ -10,6 +10,9 @@ edition it used and the coverage of its inputs.
 Results (``assessments.kind``):
 - ``station_hour``: hourly (real-time report) AQI of a station; result = the hour's concentrations.
 - ``station_day``: daily AQI and daily statistics of a station (GB 3095 validity, coverage).
+- ``city_hour``: hourly (real-time report) AQI of a city: per pollutant the mean of its evaluation
+  stations' valid hourly concentrations (background sites excluded, HJ 663 §4), then IAQI and
+  AQI of that hour by HJ 633 in the hour's edition; coverage = stations with a value per pollutant.
 - ``city_day``: city daily values from its evaluation stations (background sites excluded), AQI.
 - ``city_month``: monthly city statistics, composite index and rank among the province's cities.
 - ``outlet_hour`` / ``outlet_month``, ``water_sample`` / ``water_month``: see :mod:`tianlan.assess_sources`.
@@ -25,13 +28,23 @@ import polars as pl
 
 from tianlan.assess.aggregate import daily_values, hourly_cube
 from tianlan.assess.aqi_frame import EDITIONS
-from tianlan.assess.city import ProvinceAssessment, add_year_on_year, city_daily, daily_aqi, hourly_aqi, month_table, network
+from tianlan.assess.city import (
+    ProvinceAssessment,
+    add_year_on_year,
+    city_daily,
+    city_hourly,
+    daily_aqi,
+    hourly_aqi,
+    month_table,
+    network,
+)
 from tianlan.assess.levels import level_for
 from tianlan.assess_sources import assess_outlets, assess_water
 from tianlan.model.timeutil import BEIJING_OFFSET_S
 from tianlan.store.assess_repo import AIR_CODES, AirStation, AssessmentRow, AssessRepo, beijing_month_bounds
+from tianlan.store.portal_repo import PortalRepo
 
-KINDS = ("station_hour", "station_day", "city_day", "city_month", "outlet_hour", "outlet_month", "water_sample",
+KINDS = ("station_hour", "city_hour", "station_day", "city_day", "city_month", "outlet_hour", "outlet_month", "water_sample",
          "water_month")
 POLLUTANTS = tuple(AIR_CODES.values())
 
@@ -52,6 +65,30 @@ def _expected(exp: object, ki: int, di: int) -> int:
 def _level(aqi: int | None, edition: str) -> str | None:
     lv = level_for(aqi, edition) if aqi is not None else None
     return lv.name if lv is not None else None
+
+
+def _city_hours(cube, net, choice: str) -> list[AssessmentRow]:  # type: ignore[no-untyped-def]
+    """``city_hour`` rows: city means of the evaluation stations' valid hourly values, HJ 633 AQI."""
+    ch = city_hourly(cube, net)
+    ha = hourly_aqi(ch, choice=choice)
+    m = net.membership(cube.keys)
+    n_st = {p: (m @ np.isfinite(v.reshape(v.shape[0], -1)).astype(float)).reshape(len(ch.keys), cube.n_days, 24)
+            for p, v in cube.values.items() if p in POLLUTANTS}
+    out: list[AssessmentRow] = []
+    for ki, city in enumerate(ch.keys):
+        for di in range(1, ch.n_days):
+            day = ch.start + dt.timedelta(days=di)
+            for h in range(24):
+                conc = {p: _num(ch.values[p][ki, di, h]) for p in POLLUTANTS if p in ch.values}
+                a = int(ha.aqi[ki, di, h])
+                if a < 0 and not any(v is not None for v in conc.values()):
+                    continue
+                ed = EDITIONS[int(ha.edition[di, h])].value
+                aqi = a if a >= 0 else None
+                out.append(AssessmentRow("city_hour", city, _utc(day, h), ed, aqi, _level(aqi, ed), None,
+                                         {"concentrations": conc},
+                                         {"stations": {p: int(n[ki, di, h]) for p, n in n_st.items()}}))
+    return out
 
 
 def assess_month(repo: AssessRepo, stations: list[AirStation], year: int, month: int, *,
@@ -80,9 +117,10 @@ def assess_month(repo: AssessRepo, stations: list[AirStation], year: int, month:
                 aqi = a if a >= 0 else None
                 rows.append(AssessmentRow("station_hour", code, _utc(day, h), ed, aqi, _level(aqi, ed), None,
                                           {"concentrations": conc}, {"pollutants": sum(v is not None for v in conc.values())}))
+    net = network({s.code: (s.city, s.background) for s in stations if s.code in cube.keys})
+    rows += _city_hours(cube, net, choice)
     # daily values and AQI of each station, then of each city
     sd = daily_values(cube, choice=choice)
-    net = network({s.code: (s.city, s.background) for s in stations if s.code in cube.keys})
     cd = city_daily(sd, net)
     for kind, daily in (("station_day", sd), ("city_day", cd)):
         da = daily_aqi(daily, choice=choice)
@@ -144,4 +182,6 @@ def run_assessment(engine, *, months: Iterable[tuple[int, int]] | None = None, c
             progress((y, m), len(rows))
     if watermark is not None:
         repo.set_watermark(watermark)
+    if done:
+        PortalRepo(engine).stamp_results()  # public pages' caches compare this (tianlan.web.pages.page_cache)
     return {"months": done, "results": total, "watermark": watermark if watermark is not None else repo.watermark()}

@@ -120,3 +120,52 @@ def test_assess_run_on_store_matches_published_aqi_and_file_ranking(store, tmp_p
     assert zjk["composite_index_prev"] == 5.0
     assert zjk["composite_index_yoy_pct"] == change_pct(zjk["composite_index"], 5.0) or \
         abs(zjk["composite_index_yoy_pct"] - (zjk["composite_index"] - 5.0) / 5.0 * 100) < 0.5
+
+
+def test_city_hour_is_the_hj633_aqi_of_the_city_mean_of_its_evaluation_stations(store) -> None:
+    """``city_hour``: per pollutant the mean of the city's evaluation stations' valid station-hour
+    concentrations (background sites out), then the HJ 633 hourly AQI in the hour's edition."""
+    replay, data = _hebei()
+    from tianlan.assess.aqi import hourly_aqi
+    from tianlan.assess_job import run_assessment
+    from tianlan.store.assess_repo import AssessRepo, beijing_month_bounds
+    from tianlan.store.portal_repo import PortalRepo
+
+    stations = pl.read_csv(data / "stations.csv")
+    chosen = stations.filter(pl.col("city").is_in(["石家庄", "张家口"]))["code"].to_list()
+    replay.register_replay_stations(store, stations=chosen)
+    frames = [f for f in replay.replay_frames(months=["2019-01"], stations=chosen)
+              if b"DataTime=2019011" in f[1]]  # 10th-19th January
+    _ingest(store, frames)
+    v0 = PortalRepo(store).results_version()
+    res = run_assessment(store, months=[(2019, 1)])
+    assert res["results"] > 0
+    assert PortalRepo(store).results_version() != v0  # a run stamps the results version for caches
+    repo = AssessRepo(store)
+    m0, m1 = beijing_month_bounds(2019, 1)
+    city_of = {s.code: (s.city, s.background) for s in repo.air_stations()}
+    st = repo.results("station_hour", start_utc=m0, end_utc=m1)
+    ch = {(x["subject"], x["period_utc"]): x for x in repo.results("city_hour", start_utc=m0, end_utc=m1)}
+    assert {c for c, _ in ch} == {"130100", "130700"}
+    assert {x["edition"] for x in ch.values()} == {"HJ633-2012-published"}
+    by_city_hour: dict[tuple[str, int], list[dict]] = {}
+    for x in st:
+        city, background = city_of[x["subject"]]
+        if not background:
+            by_city_hour.setdefault((city, x["period_utc"]), []).append(x["result"]["concentrations"])
+    checked = 0
+    for key, concs in sorted(by_city_hour.items())[::7]:
+        got = ch[key]
+        for p in ("PM2.5", "NO2", "CO"):
+            vals = [c[p] for c in concs if c.get(p) is not None]
+            if vals:
+                assert abs(got["result"]["concentrations"][p] - sum(vals) / len(vals)) < 1e-2, (key, p)
+                assert got["coverage"]["stations"][p] == len(vals)
+        want = hourly_aqi({p: v for p, v in got["result"]["concentrations"].items() if v is not None},
+                          got["edition"]).aqi
+        assert got["aqi"] == want, (key, got)
+        checked += 1
+    assert checked > 50
+    # background sites do not count: a city's station count never exceeds its evaluation stations
+    evaluation = {c: sum(1 for s, (cc, bg) in city_of.items() if cc == c and not bg) for c in ("130100", "130700")}
+    assert all(x["coverage"]["stations"]["PM2.5"] <= evaluation[c] for (c, _), x in ch.items())

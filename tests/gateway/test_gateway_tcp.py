@@ -219,7 +219,10 @@ def test_http_ingest_and_health(platform, store):
     assert frames[1]["reason"] == "unknown-mn" and frames[1]["replies"] == []
     h = httpx.get(f"{base}/health", timeout=5).json()
     assert h["status"] == "ok" and h["hj212_port"] == platform.hj212_port
-    st = httpx.get(f"{base}/frames/stats", timeout=5).json()
+    from tianlan.auth.apikeys import ApiKeysRepo  # /frames/stats is for province-wide callers only
+
+    _key, secret = ApiKeysRepo(store).create("gateway-test", "province", "130000", actor="test")
+    st = httpx.get(f"{base}/frames/stats", headers={"X-API-Key": secret}, timeout=5).json()
     assert st["accepted"] == 1 and st["quarantined"] == 1
 
 
