@@ -31,7 +31,7 @@ import numpy as np
 from rich.console import Console
 from rich.table import Table
 
-from tianlan.qc.config import QcConfig, config_from, default_config
+from tianlan.qc.config import QcConfig, SiteScope, config_from, default_config
 from tianlan.qc.core import Mark, Series, load_all
 from tianlan.qc.inputs import StationMeta, build_contexts
 from tianlan.qc.runner import run_batch
@@ -93,7 +93,12 @@ def main(argv: list[str] | None = None) -> int:
     for col in ("outlets", "parameters", "days", "rows", "detectors", "results", "seconds", "cpu s", "rows/s", "target s",
                 "pass"):
         table.add_column(col, justify="right")
-    n_det = len({e.id for e in cfg.entries if cfg.registry[e.id].systems and "source" in cfg.registry[e.id].systems})
+    outlet = SiteScope("", "source")
+    last: dict[str, bool] = {}  # detector → enabled at an outlet (the last matching entry wins)
+    for e in cfg.entries:
+        if "source" in cfg.registry[e.id].systems and e.scope.matches_site(outlet):
+            last[e.id] = e.enabled
+    n_det = sum(last.values())
     # one process: its CPU time is the wall time it needs on an idle core (the shared development
     # machine often runs at a load of 10 on 2 cores); with workers, the wall time
     judged = cpu if args.workers <= 1 else secs

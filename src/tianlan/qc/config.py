@@ -429,10 +429,16 @@ def _read_yaml(text: str, where: str) -> Any:
 
 def default_config(*, registry: Mapping[str, DetectorSpec] | None = None) -> QcConfig:
     """The built-in configuration (``tianlan/qc/default.yaml``): every registered detector with its
-    defaults, for the kinds of site it applies to."""
+    defaults, for the kinds of site it applies to, less what the file switches off. Entries of the
+    file naming a detector that ``registry`` does not hold are skipped (a tool or test may pass a
+    registry of its own; in a user's file an unknown ID stays an error)."""
     text = resources.files("tianlan.qc").joinpath("default.yaml").read_text("utf-8")
     data = _read_yaml(text, "default.yaml")
-    cfg = parse_config(data, where="default.yaml", registry=_registry(registry))
+    reg = _registry(registry)
+    if isinstance(data, Mapping) and isinstance(data.get("detectors"), list):
+        data = {**data, "detectors": [d for d in data["detectors"]
+                                      if not isinstance(d, Mapping) or d.get("id") in (WILDCARD, None) or d.get("id") in reg]}
+    cfg = parse_config(data, where="default.yaml", registry=reg)
     cfg.origin = "default"
     return cfg
 

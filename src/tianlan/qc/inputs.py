@@ -430,4 +430,19 @@ def load_store(engine: Any, start_utc: int, end_utc: int, *, kinds: Sequence[str
         df = (df.sort("device_id").unique(["station", "parameter", "time_utc"], keep="first", maintain_order=True)
               .rename({"parameter": "code"}).with_columns(pl.col("value").fill_null(float("nan"))))
     series = grid_series(df, metas, start_utc=start_utc, end_utc=end_utc, where="store") if df.height else {}
-    return Dataset(metas, series, build_contexts(series, metas), {}, start_utc, end_utc)
+    contexts = build_contexts(series, metas)
+    attach_marks(engine, contexts, start_utc, end_utc)
+    return Dataset(metas, series, contexts, {}, start_utc, end_utc)
+
+
+def attach_marks(engine: Any, contexts: Mapping[str, Context], start_utc: int, end_utc: int) -> None:
+    """Add to each context the enterprise data marks (2022 marking rule) stored for its station over
+    [start, end) (:meth:`tianlan.store.marks_repo.MarksRepo.marks_for`), after any marks it already
+    holds (e.g. from device flags), oldest first: MARK-01..03 and the CEMS detectors check them."""
+    from tianlan.store.marks_repo import MarksRepo
+
+    repo = MarksRepo(engine)
+    for code, ctx in contexts.items():
+        stored = repo.marks_for(code, start_utc, end_utc)
+        if stored:
+            ctx.marks = sorted([*ctx.marks, *stored], key=lambda m: (m.start_utc, m.end_utc))

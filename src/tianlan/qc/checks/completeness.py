@@ -18,6 +18,7 @@ import numpy as np
 from tianlan.qc.checks._common import (
     canonical,
     events_of,
+    flag_in,
     flag_list,
     grid_index,
     has_state,
@@ -418,9 +419,9 @@ def missing_factor(series: Series, ctx: Context, *, min_intervals: int, min_inte
     code = canonical(series.parameter)
     others = [s for k, s in ctx.series.items() if canonical(k) != code and len(s)]
     mine = np.isfinite(series.values)
-    fl = flag_list(series)
-    if fl is not None:  # reported with a status that explains the absent value: not left out
-        mine |= np.fromiter((f in EXPLAINING_FLAGS for f in fl), dtype=bool, count=n)
+    explained = flag_in(series, frozenset(EXPLAINING_FLAGS))
+    if explained is not None:  # reported with a status that explains the absent value: not left out
+        mine |= explained
     k = int(min_intervals if has_state(series) else min_intervals_without_state)
     if others:
         any_other = np.zeros(n, dtype=bool)

@@ -33,7 +33,8 @@ from tianlan.qc.checks._common import (
     BEIJING_OFFSET_S,
     canonical,
     events_of,
-    flag_list,
+    flag_in,
+    flag_state,
     index_range,
     iso,
     local_hour,
@@ -120,17 +121,16 @@ def instrument_status(series: Series, ctx: Context, *, event_window_h: float) ->
     it), plus ``status-unexplained`` → SUSPECT over the same run when nothing does; an unknown flag →
     ``status-unknown`` SUSPECT. Score: run length in hours. Without flags nothing is evaluated.
     """
-    fl = flag_list(series)
-    if fl is None or len(series) == 0:
+    fs = flag_state(series)
+    if fs is None or len(series) == 0:
         return []
     code = canonical(series.parameter)
     step = max(int(series.step_s), 1)
-    arr = np.asarray(fl, dtype=object)
     sched = _in_schedule(series.times, _schedule(ctx, code))
     out = []
-    for flag in sorted(set(fl) - VALID_FLAGS):
+    for flag in sorted(set(fs.uniq) - VALID_FLAGS):
         meaning = data_flag(flag)
-        for s, e in runs(arr == flag):
+        for s, e in runs(fs.isin(frozenset({flag}))):
             t0, t1 = int(series.times[s]), int(series.times[e - 1]) + step
             hours = (t1 - t0) / 3600
             if meaning is None:
@@ -264,11 +264,10 @@ def calibration_schedule(series: Series, ctx: Context, *, event_window_h: float)
     in_sch = _in_schedule(series.times, sch)
     evs = events_of(ctx, CALIBRATION_EVENTS, code)
     et = np.array([int(e["time_utc"]) for e in evs], dtype=np.int64)
-    fl = flag_list(series)
+    is_c = flag_in(series, frozenset(CALIBRATION_FLAGS))
     out = []
     cal_times: list[int] = et.tolist()
-    if fl is not None:
-        is_c = np.fromiter((f in CALIBRATION_FLAGS for f in fl), dtype=bool, count=n)
+    if is_c is not None:
         w = event_window_h * 3600
         for s, e in runs(is_c):
             t0, t1 = int(series.times[s]), int(series.times[e - 1]) + step

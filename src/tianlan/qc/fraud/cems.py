@@ -39,6 +39,7 @@ from typing import Any
 
 import numpy as np
 
+from tianlan.qc.checks._common import flag_in
 from tianlan.qc.core import Context, Finding, Param, Series, Status, detector
 from tianlan.qc.fraud.spatial import (
     aligned,
@@ -61,6 +62,7 @@ ZS = ":zs"
 #: HJ 212 flags under which a value is not a normal measurement (stopped, maintenance, fault,
 #: calibration, manual, over range, comms fault): state checks leave such records alone.
 NOT_NORMAL_FLAGS = frozenset({"F", "M", "D", "C", "S", "T", "B"})
+_NOT_NORMAL_ANY_CASE = NOT_NORMAL_FLAGS | {x.lower() for x in NOT_NORMAL_FLAGS}
 
 
 def _series(ctx: Context, code: str, times: np.ndarray) -> np.ndarray | None:
@@ -139,11 +141,8 @@ def _marks_over(ctx: Context, t0: int, t1: int) -> list[dict[str, Any]]:
 
 def _normal(series: Series) -> np.ndarray:
     """Records whose HJ 212 flag (if any) says a normal measurement (vectorised over the distinct flags)."""
-    if series.flags is None:
-        return np.ones(len(series), dtype=bool)
-    f = np.asarray(series.flags, dtype=object)
-    bad = sorted(NOT_NORMAL_FLAGS | {x.lower() for x in NOT_NORMAL_FLAGS})
-    return ~np.isin(f, np.array(bad, dtype=object))
+    bad = flag_in(series, _NOT_NORMAL_ANY_CASE)
+    return np.ones(len(series), dtype=bool) if bad is None else ~bad
 
 
 def _state_slices(state: dict[str, Any], s: int, e: int) -> dict[str, list[float | None]]:

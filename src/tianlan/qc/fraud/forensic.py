@@ -359,42 +359,58 @@ def threshold_bunching(series: Series, ctx: Context, *, window_days: float, widt
     tail_totals: dict[float, tuple[int, int]] = {}
     ratios: np.ndarray | None = None
     hits: dict[float, list[tuple[int, int, dict[str, Any]]]] = {}
+    # Window counts come from prefix sums over the whole record (one pass per cut-off), so each of
+    # the thousands of windows costs O(1); the full statistics are recomputed only for a hit.
+    n_fin = _prefix(fin_all)
+    bins = {cut: BinPrefix(values, cut, res=res, width_frac=width_frac, min_width=min_width) for cut, _ in cuts}
+    tails: dict[float, NeighbourTailPrefix] = {}
     for w_i, (s, e, slots) in enumerate(wins):
-        v_all = values[s:e]
-        fin = np.isfinite(v_all)
-        if fin.sum() < min_coverage * slots:
+        if n_fin[e] - n_fin[s] < min_coverage * slots:
             continue
-        v = v_all[fin]
+        v_all = values[s:e]
+        v: np.ndarray | None = None
         short = w_i >= n_bin_wins
         for cut, what in cuts:
             if short and cut not in limit_cuts:
                 continue
-            st = bunching(v, cut, res=res, width_frac=width_frac, min_width=min_width,
-                          p_from_ratio=min_ratio, p_from_below=min_below)
-            score = _score(st["ratio"], min_ratio)
-            passed = (not short and st["count_below"] >= min_below and st["ratio"] >= min_ratio
-                      and st["p_value"] is not None and st["p_value"] < alpha)
+            bp = bins[cut]
+            n_l, n_b, n_a = bp.counts(s, e)
+            ratio = round(n_b / max((n_l + n_a) / 2.0, 0.5), 4)
+            passed = (not short and n_b >= min_below and ratio >= min_ratio
+                      and _binom_sf(n_b, n_l + n_b + n_a, 1.0 / 3.0) < alpha)
+            if not passed and cut not in limit_cuts:
+                continue
+            score = _score(ratio, min_ratio)
+            hw = bp.half_width
             tail = None
             if cut in limit_cuts:
+                need = tail_ratio if level is None else neighbour_tail_ratio
                 if level is None:
                     if cut not in tail_totals:
-                        tail_totals[cut] = tail_counts(values[fin_all], cut, st["half_width"])
-                    tail = truncated_tail(v, cut, st["half_width"], tail_totals[cut], p_from_shortfall=tail_ratio)
+                        tail_totals[cut] = tail_counts(values[fin_all], cut, hw)
+                    if v is None:
+                        v = v_all[np.isfinite(v_all)]
+                    tail = truncated_tail(v, cut, hw, tail_totals[cut], p_from_shortfall=tail_ratio)
                     excess_ok = True
                 else:  # with neighbours: what the station's usual relation to them predicts, hour by hour
                     if ratios is None:
                         ratios = log_ratios(values, level)
-                    tail = neighbour_tail(v_all, level[s:e], ratios, cut, st["half_width"])
+                    if cut not in tails:
+                        tails[cut] = NeighbourTailPrefix(values, level, ratios, cut, hw)
+                    tail = tails[cut].window(s, e, p_from_shortfall=need)
                     excess_ok = tail["count_below"] >= 2.0 * tail["expected_below"]
-                need = tail_ratio if level is None else neighbour_tail_ratio
                 if (need > 0 and excess_ok and tail["count_below"] >= min_tail_below
                         and tail["expected_above"] >= min_expected_above and tail["shortfall"] >= need
                         and tail["p_value"] is not None
                         and tail["p_value"] < (tail_alpha if level is None else neighbour_tail_alpha)):
                     passed = True
-                    score = max(score if st["ratio"] >= min_ratio else 0.0, _score(tail["shortfall"], need))
+                    score = max(score if ratio >= min_ratio else 0.0, _score(tail["shortfall"], need))
             if not passed:
                 continue
+            if v is None:
+                v = v_all[np.isfinite(v_all)]
+            st = bunching(v, cut, res=res, width_frac=width_frac, min_width=min_width,
+                          p_from_ratio=min_ratio, p_from_below=min_below)
             ev: dict[str, Any] = {"cutoff_kind": what, **st, "values_in_window": int(v.size), "score": score}
             if tail is not None:
                 ev["truncated_tail"] = tail
@@ -430,6 +446,71 @@ def threshold_bunching(series: Series, ctx: Context, *, window_days: float, widt
                                "min_tail_below": min_tail_below, "min_expected_above": min_expected_above},
             }))
     return out
+
+
+def _prefix(mask: np.ndarray) -> np.ndarray:
+    """Prefix counts of ``mask`` (length n + 1): the count over [s, e) is ``p[e] − p[s]``."""
+    return np.concatenate(([0], np.cumsum(np.asarray(mask, dtype=np.int64))))
+
+
+class BinPrefix:
+    """The three bin counts of :func:`bunching` at one cut-off for any index window [s, e) of a
+    record, from prefix sums (the same bins, the same half-width and tolerance)."""
+
+    def __init__(self, values: np.ndarray, cut: float, *, res: float, width_frac: float, min_width: int) -> None:
+        unit = res if res > 0 else max(abs(cut) * 1e-3, 1e-9)
+        h = max(min_width, round(width_frac * cut / unit)) * unit
+        eps = unit * 1e-6
+        self.half_width = round(h, 6)
+        lo2, lo, hi = cut - 2 * h, cut - h, cut + h
+        with np.errstate(invalid="ignore"):
+            self.low = _prefix((values > lo2 + eps) & (values <= lo + eps))
+            self.below = _prefix((values > lo + eps) & (values <= cut + eps))
+            self.above = _prefix((values > cut + eps) & (values <= hi + eps))
+
+    def counts(self, s: int, e: int) -> tuple[int, int, int]:
+        """(further below L, just below B, just above A) over [s, e)."""
+        return (int(self.low[e] - self.low[s]), int(self.below[e] - self.below[s]), int(self.above[e] - self.above[s]))
+
+
+class NeighbourTailPrefix:
+    """:func:`neighbour_tail` for any index window [s, e) of a record: the per-hour expected
+    probabilities (above the cut-off, just below it) and the observed indicators are computed once
+    for the whole record and summed over windows by prefix sums. Same statistics as
+    :func:`neighbour_tail` on ``values[s:e]``, ``level[s:e]``; the p-value is computed only when the
+    shortfall reaches ``p_from_shortfall`` (else None: it would not decide)."""
+
+    def __init__(self, values: np.ndarray, level: np.ndarray, ratios: np.ndarray, cut: float, h: float) -> None:
+        ok = np.isfinite(values) & np.isfinite(level) & (level > 0) & (values > 0)
+        self.reference = int(ratios.size)
+        self.usable = ratios.size >= 100
+        self.hours = _prefix(ok)
+        lv = np.where(ok, level, 1.0)
+        n = max(ratios.size, 1)
+        at_cut = np.searchsorted(ratios, np.log(cut / lv), "right")
+        at_low = np.searchsorted(ratios, np.log(max(cut - h, 1e-9) / lv), "right")
+        zero = np.zeros(1)
+        self.e_above = np.concatenate((zero, np.cumsum(np.where(ok, (ratios.size - at_cut) / n, 0.0))))
+        self.e_below = np.concatenate((zero, np.cumsum(np.where(ok, (at_cut - at_low) / n, 0.0))))
+        x = np.where(ok, values, np.nan)
+        with np.errstate(invalid="ignore"):
+            self.above = _prefix(x > cut)
+            self.below = _prefix((x > cut - h) & (x <= cut))
+
+    def window(self, s: int, e: int, *, p_from_shortfall: float = 0.0) -> dict[str, Any]:
+        hours = int(self.hours[e] - self.hours[s])
+        out: dict[str, Any] = {"hours": hours, "reference_hours": self.reference, "neighbour_predicted": True}
+        if hours == 0 or not self.usable:
+            return {**out, "count_below": 0, "count_above": 0, "expected_below": 0.0, "expected_above": 0.0,
+                    "shortfall": 0.0, "p_value": 1.0}
+        e_above = float(self.e_above[e] - self.e_above[s])
+        e_below = max(float(self.e_below[e] - self.e_below[s]), 0.0)
+        n_above = int(self.above[e] - self.above[s])
+        n_below = int(self.below[e] - self.below[s])
+        shortfall = round(e_above / max(n_above, 0.5), 3)
+        p = _poisson_cdf(n_above, e_above) if shortfall >= p_from_shortfall else None
+        return {**out, "count_below": n_below, "count_above": n_above, "expected_below": round(e_below, 3),
+                "expected_above": round(max(e_above, 0.0), 3), "shortfall": shortfall, "p_value": p}
 
 
 def log_ratios(values: np.ndarray, level: np.ndarray) -> np.ndarray:
@@ -706,6 +787,10 @@ def local_threshold(level: np.ndarray, grid: np.ndarray, q: float, days: int) ->
         "min_missing_high": Param(8, "steps", "fewest missing values in 'neighbours high' hours"),
         "min_runs": Param(3, "gaps", "fewest distinct gaps touching 'neighbours high' hours (one outage is not selection)"),
         "min_shift_h": Param(24, "h", "smallest circular shift used for the null distribution"),
+        "min_auc": Param(0.714, "probability", "rank test: effect size floor, P(neighbour level at a missing hour > at "
+                         "a reported hour) (0.714 = Cohen's d 0.8, a large effect; Rice & Harris 2005); 0 = off"),
+        "min_missing_rank": Param(72, "steps", "rank test: fewest missing steps with a known neighbour level (3 days of "
+                                  "hours: the rank test is for mass deletion; sparse selective gaps are the split test's)"),
         "own_level": Param("auto", "", "own-level test (the station's own values left around its gaps, truncated "
                            "top): auto (too few neighbours report, or a water station) | no_neighbours | always | never"),
         "own_window_days": Param(7.0, "days", "own-level test: windows of this many days, sliding by half"),
@@ -718,7 +803,8 @@ def selective_missingness(series: Series, ctx: Context, *, high_quantile: float,
                           alpha: float,
                           min_risk_ratio: float, min_risk_diff: float, min_missing_high: int, min_runs: int,
                           min_shift_h: float, own_level: str = "auto", own_window_days: float = 7.0,
-                          own_quantile: float = 0.75, min_missing_share: float = 0.1) -> list[Finding]:
+                          own_quantile: float = 0.75, min_missing_share: float = 0.1, min_auc: float = 0.714,
+                          min_missing_rank: int = 72) -> list[Finding]:
     """Station-months where the series is missing far more often when its neighbours are high
     (catalogue FOR-05).
 
@@ -755,14 +841,15 @@ def selective_missingness(series: Series, ctx: Context, *, high_quantile: float,
     return _neighbour_missingness(series, ctx, nbs, high_quantile=high_quantile, local_days=local_days,
                                   min_neighbours=min_neighbours, alpha=alpha, min_risk_ratio=min_risk_ratio,
                                   min_risk_diff=min_risk_diff, min_missing_high=min_missing_high, min_runs=min_runs,
-                                  min_shift_h=min_shift_h) + own
+                                  min_shift_h=min_shift_h, min_auc=min_auc, min_missing_rank=min_missing_rank) + own
 
 
 def _neighbour_missingness(series: Series, ctx: Context, nbs: dict[str, Series], *, high_quantile: float,
                            local_days: int, min_neighbours: int, alpha: float, min_risk_ratio: float,
                            min_risk_diff: float, min_missing_high: int, min_runs: int,
-                           min_shift_h: float) -> list[Finding]:
-    """FOR-05 against the neighbours' level (the detector's first test)."""
+                           min_shift_h: float, min_auc: float = 0.714, min_missing_rank: int = 72) -> list[Finding]:
+    """FOR-05 against the neighbours' level (the detector's first test): the 2×2 split at the
+    local upper quantile, and the rank test over the whole distribution (:func:`rank_shift_auc`)."""
     step = int(series.step_s)
     times_all = [series.times] + [s.times for s in nbs.values()]
     lo_t = min(int(t[0]) for t in times_all if t.size)
@@ -776,15 +863,27 @@ def _neighbour_missingness(series: Series, ctx: Context, nbs: dict[str, Series],
     level_all = _column_median(nbv, n_rep)
     level_all[n_rep < min_neighbours] = np.nan
     thr_all = local_threshold(level_all, grid_all, high_quantile, int(local_days)) if local_days > 0 else None
+    rel_all = None
+    if min_auc > 0:  # the neighbours' level relative to its local median: a dirtier week is not "high" by itself
+        from tianlan.qc.checks._common import info
+
+        pi = info(series, ctx)
+        c = pi.log_offset if pi is not None and pi.log_offset > 0 else 1.0
+        med_all = (local_threshold(level_all, grid_all, 0.5, int(local_days)) if local_days > 0
+                   else np.full(level_all.size, np.nanmedian(level_all) if np.isfinite(level_all).any() else np.nan))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rel_all = np.log(np.maximum(level_all, 0) + c) - np.log(np.maximum(med_all, 0) + c)
     min_shift = max(1, int(round(min_shift_h * 3600 / step)))
     out: list[Finding] = []
-    for label, gs, ge in _months(grid_all):
+    rank_ok = rel_all is not None
+
+    def test(label: str, gs: int, ge: int, rank_only: bool) -> Finding | None:
         level = level_all[gs:ge]
         miss = ~np.isfinite(own[gs:ge])
         known = np.isfinite(level)
         n = level.size
         if known.sum() < max(24, 10 * min_missing_high) or n <= 2 * min_shift + 1:
-            continue
+            return None
         if thr_all is None:
             thr_m = np.full(n, float(np.quantile(level[known], high_quantile)))
         else:
@@ -795,7 +894,7 @@ def _neighbour_missingness(series: Series, ctx: Context, nbs: dict[str, Series],
         thr = float(np.median(thr_m[known])) if known.any() else math.nan
         n_hi, n_lo = int(high.sum()), int(low.sum())
         if n_hi == 0 or n_lo == 0:
-            continue
+            return None
         fm = np.fft.rfft(miss.astype(np.float64))
         a = _circular_corr(fm, high.astype(np.float64))
         c = _circular_corr(fm, low.astype(np.float64))
@@ -803,30 +902,120 @@ def _neighbour_missingness(series: Series, ctx: Context, nbs: dict[str, Series],
         a0, c0 = int(a[0]), int(c[0])
         p_hi, p_lo = a0 / n_hi, c0 / n_lo
         rr = p_hi / ((c0 + 0.5) / (n_lo + 1))
-        if a0 < min_missing_high or rr < min_risk_ratio or p_hi - p_lo < min_risk_diff:
-            continue
         runs = [(r0, r1) for r0, r1 in true_runs(miss) if high[r0:r1].any()]
-        if len(runs) < min_runs:
-            continue
-        null = rd[min_shift:n - min_shift + 1]
-        p = float((1 + np.count_nonzero(null >= rd[0] - 1e-12)) / (1 + null.size))
-        if p >= alpha:
-            continue
+        split_ok = (not rank_only and a0 >= min_missing_high and rr >= min_risk_ratio and p_hi - p_lo >= min_risk_diff
+                    and len(runs) >= min_runs)
+        p = math.nan
+        if split_ok:
+            null = rd[min_shift:n - min_shift + 1]
+            p = float((1 + np.count_nonzero(null >= rd[0] - 1e-12)) / (1 + null.size))
+            split_ok = p < alpha
+        rank: dict[str, Any] | None = None
+        if rel_all is not None and not split_ok and rank_ok:
+            rel = rel_all[gs:ge]
+            rank = rank_shift_auc(miss, rel, fm=fm, min_shift=min_shift)
+            # separate gaps among the hours whose level is above its local median (one outage is not selection)
+            up = np.isfinite(rel) & (rel > 0)
+            rank["gaps_above_local_median"] = sum(1 for r0, r1 in true_runs(miss) if up[r0:r1].any())
+            if not (rank["missing"] >= min_missing_rank and rank["auc"] >= min_auc and rank["p_value"] < alpha
+                    and rank["gaps_above_local_median"] >= min_runs):
+                return None
+        elif not split_ok:
+            return None
         t0, t1 = int(grid_all[gs]), int(grid_all[ge - 1]) + step
         s, e = _index_range(series.times, t0, t1)
         if e <= s:
-            continue
+            return None
         hit = np.flatnonzero(miss & high)
-        out.append(Finding(s, e, Status.SUSPECT, "selective_missingness", _score(rr, min_risk_ratio), {
-            "month": label, "neighbours": list(nbs), "neighbour_level_threshold_median": thr, "high_quantile": high_quantile,
+        score = _score(rr, min_risk_ratio) if rank is None else _score(rank["auc"] - 0.5, min_auc - 0.5)
+        return (Finding(s, e, Status.SUSPECT, "selective_missingness", score, {
+            "test": "split" if rank is None else "rank", "rank_test": rank,
+            "month": label[:7], "period": [_iso(t0), _iso(t1)], "neighbours": list(nbs),
+            "neighbour_level_threshold_median": thr, "high_quantile": high_quantile,
             "local_days": local_days,
             "table": {"missing_high": a0, "high": n_hi, "missing_low": c0, "low": n_lo},
             "p_missing_high": round(p_hi, 4), "p_missing_low": round(p_lo, 4), "risk_ratio": round(rr, 3),
-            "risk_difference": round(p_hi - p_lo, 4), "p_value": p, "gaps_touching_high": len(runs),
+            "risk_difference": round(p_hi - p_lo, 4), "p_value": p if rank is None else rank["p_value"],
+            "gaps_touching_high": len(runs),
             "first_missing_high_hours": [_iso(int(grid_all[gs + i])) for i in hit[:24]],
             "thresholds": {"alpha": alpha, "min_risk_ratio": min_risk_ratio, "min_risk_diff": min_risk_diff,
-                           "min_missing_high": min_missing_high, "min_runs": min_runs},
+                           "min_missing_high": min_missing_high, "min_runs": min_runs, "min_auc": min_auc,
+                           "min_missing_rank": min_missing_rank},
         }))
+
+    for label, gs, ge in _months(grid_all):
+        f = test(label, gs, ge, False)
+        if f is not None:
+            out.append(f)
+    # The rank test also over two-week windows sliding by one (a deletion spree straddling the end
+    # of a month is diluted in both months), where no month was flagged.
+    spd = max(1, 86400 // step)
+    width = 14 * spd
+    flagged = [(f.evidence["period"]) for f in out]
+    if rank_ok and grid_all.size > width:
+        for gs in range(0, grid_all.size - width // 2, 7 * spd):
+            ge = min(gs + width, grid_all.size)
+            t0, t1 = int(grid_all[gs]), int(grid_all[ge - 1]) + step
+            if any(_iso(t0) < b and _iso(t1) > a for a, b in flagged):
+                continue
+            if np.count_nonzero(~np.isfinite(own[gs:ge])) < min_missing_rank:
+                continue
+            f = test(str(np.datetime64(t0 + BEIJING_OFFSET_S, "s"))[:10], gs, ge, True)
+            if f is not None:
+                out.append(f)
+                flagged.append(f.evidence["period"])
+    return out
+
+
+def average_ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks 1..n of ``x`` with ties sharing their average rank (as the Mann–Whitney test uses)."""
+    order = np.argsort(x, kind="mergesort")
+    xs = x[order]
+    first = np.concatenate(([True], xs[1:] != xs[:-1]))
+    group = np.cumsum(first) - 1
+    starts = np.flatnonzero(first)
+    ends = np.concatenate((starts[1:], [x.size]))
+    avg = (starts + ends + 1) / 2.0  # mean of the 1-based ranks starts+1 … ends
+    out = np.empty(x.size)
+    out[order] = avg[group]
+    return out
+
+
+def rank_shift_auc(miss: np.ndarray, level: np.ndarray, *, fm: np.ndarray | None = None,
+                   min_shift: int = 24) -> dict[str, Any]:
+    """Mann–Whitney rank test of ``level`` at missing vs reported steps, with a circular-shift null.
+
+    AUC = P(level at a missing step > level at a reported step) (ties count half), from the rank
+    sum of the missing steps among the steps with a known level. Missing that does not depend on
+    the level gives 0.5; gaps that follow high levels, however low the trigger, push it up — the
+    2×2 split at an upper quantile loses power when half of all hours are deleted (most deleted
+    hours are then below the split). The p-value comes from shifting the missing indicator
+    circularly against the level by every shift ≥ ``min_shift`` steps (both keep their
+    autocorrelation): the share of shifts whose AUC is at least the observed one. ``fm``: the
+    rFFT of ``miss`` when the caller has it."""
+    known = np.isfinite(level)
+    n = miss.size
+    out: dict[str, Any] = {"missing": 0, "reported": 0, "auc": 0.5, "p_value": 1.0, "shifts": 0}
+    n_known = int(known.sum())
+    if n_known < 2 or n <= 2 * min_shift + 1:
+        return out
+    r = np.zeros(n)
+    r[known] = average_ranks(level[known])
+    f = np.fft.rfft(miss.astype(np.float64)) if fm is None else fm
+    rank_sum = np.fft.irfft(np.conj(f) * np.fft.rfft(r), n)
+    m = np.rint(np.fft.irfft(np.conj(f) * np.fft.rfft(known.astype(np.float64)), n))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        auc = (rank_sum - m * (m + 1) / 2.0) / (m * (n_known - m))
+    auc[(m <= 0) | (m >= n_known)] = np.nan
+    m0 = int(m[0])
+    out.update(missing=m0, reported=n_known - m0)
+    if not np.isfinite(auc[0]):
+        return out
+    null = auc[min_shift:n - min_shift + 1]
+    null = null[np.isfinite(null)]
+    p = float((1 + np.count_nonzero(null >= auc[0] - 1e-12)) / (1 + null.size))
+    out.update(auc=round(float(auc[0]), 4), p_value=p, shifts=int(null.size),
+               null_auc_95=round(float(np.quantile(null, 0.95)), 4) if null.size else None)
     return out
 
 
@@ -1095,13 +1284,13 @@ def copied_sequences(series: Series, ctx: Context, *, min_distinct: int, min_pre
     nbs = _neighbour_series(series, ctx)
     # exact copies: against every station of the network when the scan provides one (a day may be
     # copied from any station, not only a neighbour), else against the neighbours
-    pool: Mapping[str, Mapping[str, Series]] = ctx.network or {st: {series.parameter: s} for st, s in nbs.items()}
+    pool: Mapping[str, Mapping[str, Series]] = ctx.network or {st: {series.parameter: ns} for st, ns in nbs.items()}
     step = int(series.step_s)
     if pool is ctx.network:
         per, net_keys, net_owner, net_row = _network_days(pool, series.parameter, unit, step, min_distinct, min_present)
     else:
-        per = {st: _Days(s, unit, min_distinct, min_present) for st, by in pool.items()
-               if (s := by.get(series.parameter)) is not None and len(s) and int(s.step_s) == step}
+        per = {st: _Days(sr, unit, min_distinct, min_present) for st, by in pool.items()
+               if (sr := by.get(series.parameter)) is not None and len(sr) and int(sr.step_s) == step}
         net_keys = net_owner = net_row = np.empty(0, np.int64)
         parts = [(k, np.flatnonzero(d.ok)) for k, d in enumerate(per.values())]
         if parts:

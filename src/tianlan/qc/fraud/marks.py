@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from tianlan.qc.checks._common import flag_in
 from tianlan.qc.checks._common import runs as true_runs
 from tianlan.qc.core import Context, Finding, Mark, Param, Series, Status, detector
 
@@ -40,7 +41,6 @@ EQUIPMENT_MARKS = ("maintenance", "fault", "维护", "维修", "故障")
 PROCESS_SIGNALS = frozenset({LOAD, FLOW, TEMPERATURE, O2, "a01011", "a01013", "a01014", "w00000"})
 
 DAY_S = 86400
-_NONE = np.array(None, dtype=object)  # compared element-wise with object arrays of flags
 
 #: Flue-gas pollutants whose limits apply to the O2-converted (折算) concentration (HJ 75-2017).
 FLUE_POLLUTANTS = frozenset({"a21026", "a21002", "a21003", "a21004", "a34013", "a21005"})
@@ -166,12 +166,11 @@ def process_state(times: np.ndarray, ctx: Context, *, on_frac: float, off_frac: 
 def _silent(times: np.ndarray, s: Series) -> np.ndarray | None:
     """Slots where the analyser sent nothing at all — no value and no HJ 212 flag — or None when the
     series carries no flags (then absence cannot be told from a flagged gap)."""
-    if s.flags is None:
+    no_flag = flag_in(s, frozenset({""}))  # None, "" or blank
+    if no_flag is None:
         return None
     i = np.minimum(np.searchsorted(s.times, times), s.times.size - 1)
     hit = s.times[i] == times
-    f = np.asarray(s.flags, dtype=object)
-    no_flag = np.equal(f, _NONE) | np.isin(f, np.array(["", " "], dtype=object))
     v = _aligned(times, s)
     return ~np.isfinite(v) & (~hit | no_flag[i])
 
@@ -180,11 +179,10 @@ def _readings(times: np.ndarray, s: Series) -> tuple[np.ndarray, np.ndarray]:
     """(values, measuring) of an analyser at ``times``: measuring = a value with flag N or no flag."""
     v = _aligned(times, s)
     ok = np.isfinite(v)
-    if s.flags is not None:
+    normal = flag_in(s, frozenset({"N", "n", ""}))  # N, or no flag (None, "" or blank); None: no flags
+    if normal is not None:
         i = np.minimum(np.searchsorted(s.times, times), s.times.size - 1)
         hit = s.times[i] == times
-        f = np.asarray(s.flags, dtype=object)
-        normal = np.equal(f, _NONE) | np.isin(f, np.array(["N", "n"], dtype=object))
         ok &= hit & normal[i]
     return v, ok
 
