@@ -65,3 +65,12 @@ def platform(store: Engine, tmp_path: Path) -> Iterator[Platform]:
     yield p
     p.stop()
     th.join(30)
+
+
+@pytest.fixture(autouse=True)
+def _reset_acting_user() -> Iterator[None]:
+    """A CLI command sets the acting user for the rest of its process; a test is not a process."""
+    yield
+    from tianlan.ledger.chain import set_actor
+
+    set_actor(None)
