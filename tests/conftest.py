@@ -74,3 +74,21 @@ def _reset_acting_user() -> Iterator[None]:
     from tianlan.ledger.chain import set_actor
 
     set_actor(None)
+
+
+@pytest.fixture
+def tianlan_cli(store_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
+    """Run the real ``tianlan`` CLI against ``store_url`` (both stores): ``tianlan_cli("device", "add", ...)``."""
+    from typer.testing import CliRunner
+
+    from tianlan.cli import app
+
+    monkeypatch.delenv("TIANLAN_DATABASE_URL", raising=False)
+    monkeypatch.delenv("TIANLAN_USER", raising=False)
+    monkeypatch.setenv("COLUMNS", "200")  # rich messages without wrapping
+    runner = CliRunner()
+
+    def invoke(*args: str):  # type: ignore[no-untyped-def]
+        return runner.invoke(app, [*args, "--database-url", store_url])
+
+    return invoke

@@ -2,40 +2,16 @@
 
 from __future__ import annotations
 
-import pytest
-import typer
-from typer.testing import CliRunner
-
 from tianlan.alarms.service import AlarmService
-from tianlan.alarms_cli import app as alarms_app
 from tianlan.auth.users import UsersRepo
-from tianlan.registry_cli import device_app
 from tianlan.store.engine import open_store
-
-root = typer.Typer()
-root.add_typer(device_app, name="device")
-root.add_typer(alarms_app, name="alarms")
-MN = "010000A8900016F000169DC0"
-
-
-@pytest.fixture
-def run(store_url: str, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
-    monkeypatch.delenv("TIANLAN_DATABASE_URL", raising=False)
-    monkeypatch.delenv("TIANLAN_USER", raising=False)
-    monkeypatch.setenv("COLUMNS", "200")
-    runner = CliRunner()
-
-    def invoke(*args: str):  # type: ignore[no-untyped-def]
-        return runner.invoke(root, [*args, "--database-url", store_url])
-
-    return invoke
 
 
 def _engine(url: str):  # type: ignore[no-untyped-def]
     return open_store(url, sqlite_synchronous="NORMAL")
 
 
-def test_alarm_decisions_need_an_alarm_handler_once_users_exist(run, store_url: str, mk) -> None:
+def test_alarm_decisions_need_an_alarm_handler_once_users_exist(tianlan_cli, store_url: str, mk) -> None:
     engine = _engine(store_url)
     svc = AlarmService(engine)
     svc.raise_results([mk("XV-03", hours=3, score=0.95)])
@@ -43,11 +19,11 @@ def test_alarm_decisions_need_an_alarm_handler_once_users_exist(run, store_url: 
     users = UsersRepo(engine)
     users.add("steel1", "correct horse battery", "enterprise", _enterprise(engine), actor="test")
     users.add("sjz1", "correct horse battery", "city", "130100", actor="test")
-    refused = run("alarms", "ack", aid, "--user", "steel1", "--note", "mine")
+    refused = tianlan_cli("alarms", "ack", aid, "--user", "steel1", "--note", "mine")
     assert refused.exit_code == 2 and "enterprise" in refused.output
-    unknown = run("alarms", "ack", aid, "--user", "li", "--note", "x")
+    unknown = tianlan_cli("alarms", "ack", aid, "--user", "li", "--note", "x")
     assert unknown.exit_code == 2
-    assert run("alarms", "ack", aid, "--user", "sjz1", "--note", "on it").exit_code == 0
+    assert tianlan_cli("alarms", "ack", aid, "--user", "sjz1", "--note", "on it").exit_code == 0
     assert [e.user for e in svc.repo.events(int(aid))][-1] == "sjz1"
     engine.dispose()
 
