@@ -36,6 +36,7 @@ import numpy as np
 from sqlalchemy import Engine
 
 from tianlan.ingest.item import ACCEPTED, IngestItem
+from tianlan.qc.checks._common import attach_flag_state
 from tianlan.qc.config import PlanItem, QcConfig, SiteScope, default_config
 from tianlan.qc.core import Context, DetectorSpec, QcResult, Series
 from tianlan.qc.inputs import AIR_LIMITS, StationMeta, find_neighbours, site_attrs
@@ -107,7 +108,8 @@ class _Buffer:
     """
 
     __slots__ = ("station", "parameter", "kind", "step", "hist", "cap", "t0", "n", "first_t", "times", "values",
-                 "flags", "received", "has_flags", "unit", "count", "version", "history_s")
+                 "flags", "received", "has_flags", "unit", "count", "version", "history_s", "fcode", "fdistinct",
+                 "_fidx")
 
     def __init__(self, station: str, parameter: str, kind: str, step: int, history_s: int, t_first: int,
                  unit: str = "") -> None:
@@ -126,6 +128,11 @@ class _Buffer:
         self.times = self.t0 + self.step * np.arange(self.cap, dtype=np.int64)
         self.values = np.full(self.cap, np.nan)
         self.flags = np.full(self.cap, None, dtype=object)
+        # the flags coded as they arrive (index in fdistinct; 0 = none), so a window's checks need
+        # not decode them again (checks._common.FlagState); None once a flag is not a string
+        self.fcode: np.ndarray | None = np.zeros(self.cap, dtype=np.int64)
+        self.fdistinct: list[Any] = [None]
+        self._fidx: dict[Any, int] = {None: 0}
         self.received = np.full(self.cap, np.nan)
         self.has_flags = False
         self.count = 0
@@ -154,9 +161,13 @@ class _Buffer:
             if keep:
                 self.values[:keep] = self.values[drop:drop + keep]
                 self.flags[:keep] = self.flags[drop:drop + keep]
+                if self.fcode is not None:
+                    self.fcode[:keep] = self.fcode[drop:drop + keep]
                 self.received[:keep] = self.received[drop:drop + keep]
             self.values[keep:] = np.nan
             self.flags[keep:] = None
+            if self.fcode is not None:
+                self.fcode[keep:] = 0
             self.received[keep:] = np.nan
             self.t0 += drop * self.step
             self.times += drop * self.step
@@ -166,6 +177,15 @@ class _Buffer:
         if flag is not None:
             self.flags[i] = flag
             self.has_flags = True
+            if self.fcode is not None:
+                if isinstance(flag, str):
+                    c = self._fidx.get(flag)
+                    if c is None:
+                        c = self._fidx[flag] = len(self.fdistinct)
+                        self.fdistinct.append(flag)
+                    self.fcode[i] = c
+                else:  # equal flags of other types may print differently: let FlagState decode them
+                    self.fcode = None
         self.received[i] = received
         if i >= self.n:
             self.n = i + 1
@@ -184,8 +204,11 @@ class _Buffer:
         a = max(a, self.first_t)
         ia = max(0, -(-(a - self.t0) // self.step))
         ib = min(self.n, max(ia, -(-(b - self.t0) // self.step)))
-        return Series(self.station, self.parameter, self.times[ia:ib], self.values[ia:ib],
-                      self.flags[ia:ib] if self.has_flags else None, self.received[ia:ib], self.unit, self.step)
+        s = Series(self.station, self.parameter, self.times[ia:ib], self.values[ia:ib],
+                   self.flags[ia:ib] if self.has_flags else None, self.received[ia:ib], self.unit, self.step)
+        if self.has_flags and self.fcode is not None:
+            attach_flag_state(s, self.fdistinct, self.fcode[ia:ib])
+        return s
 
 
 class _Views(Mapping[str, Series]):
@@ -320,6 +343,9 @@ class StreamingQc:
         self.daily = frozenset(daily)
         self.daily_every_s = dict(daily_every_s)
         self._last_run: dict[tuple[str, str, str, str], int] = {}  # (station, kind, detector, code) → data end
+        # (station, kind, code) → the data end from which one of the code's detectors is next due:
+        # before it, a batch skips the code without looking at each detector (most batches run none)
+        self._due: dict[tuple[str, str, str], int] = {}
         self._seen: dict[tuple[str, str], tuple[float, float]] = {}  # (station, kind) → (monotonic, now_utc) of last data
         self._unflushed: dict[tuple[str, str], set[str]] = {}  # codes with data since the last flush
         self.stats = StreamStats()
@@ -328,7 +354,7 @@ class StreamingQc:
         self._primed: set[tuple[str, str]] = set()
         self._reported: dict[tuple[str, str], dict[tuple[str, str, int, str], list[tuple[int, int]]]] = {}
         self._history: dict[str, int] = {}
-        self._plans: dict[tuple[SiteScope, str], list[tuple[DetectorSpec, tuple[PlanItem, ...], int]]] = {}
+        self._plans: dict[tuple[SiteScope, str], list[tuple[DetectorSpec, tuple[PlanItem, ...], int, int]]] = {}
         self._meta: dict[str, StationMeta] = dict(stations or {})
         self._dev: dict[int, tuple[str, str]] = dict(device_sites or {})
         self._neighbours: dict[str, dict[str, float]] = {}
@@ -375,6 +401,7 @@ class StreamingQc:
         self._neighbours = find_neighbours(meta)
         self._plans.clear()
         self._sites.clear()
+        self._due.clear()
         self._last_refresh = time.monotonic()
 
     def _device(self, device_id: int) -> tuple[str, str] | None:
@@ -439,7 +466,8 @@ class StreamingQc:
             self._sites[station] = got
         return got
 
-    def _runnable(self, site: SiteScope, code: str, kind: str) -> list[tuple[DetectorSpec, tuple[PlanItem, ...], int]]:
+    def _runnable(self, site: SiteScope, code: str, kind: str) -> list[tuple[DetectorSpec, tuple[PlanItem, ...], int, int]]:
+        """(detector, its plan items that stream, history s, cadence s) for ``code`` at ``site``."""
         key = (site, code + "|" + kind)
         got = self._plans.get(key)
         if got is None:
@@ -450,11 +478,12 @@ class StreamingQc:
                 items = tuple(p for p in plan if p.stream)
                 if items:
                     hist = max(history_needed(spec, p.params, kind) for p in items)
-                    got.append((spec, items, min(hist, self._history[kind])))
+                    got.append((spec, items, min(hist, self._history[kind]), self._every(spec.id, kind)))
             self._plans[key] = got
         return got
 
-    def _context(self, station: str, kind: str, a: int, b: int, now: float) -> Context:
+    def _context(self, station: str, kind: str, a: int, b: int, now: float,
+                 cache: dict[Any, Any] | None = None) -> Context:
         meta = self._meta.get(station) or StationMeta(station)
         bufs = self._buffers.get((station, kind), {})
         near = {}
@@ -472,7 +501,7 @@ class StreamingQc:
         attrs["now_utc"] = now
         attrs["streaming"] = True
         return Context(station, series=_Views(bufs, a, b), neighbours=_NeighbourViews(nbufs, a, b), distances_km=near,
-                       limits=limits, attrs=attrs)
+                       limits=limits, attrs=attrs, cache={} if cache is None else cache)
 
     def _every(self, detector: str, kind: str) -> int:
         """Cadence of ``detector`` on ``kind`` data (s of data time)."""
@@ -490,6 +519,10 @@ class StreamingQc:
         end = max(b.end_t for b in bufs.values())
         site = self._site(station)
         contexts: dict[int, Context] = {}
+        # one scratch space (Context.cache) for the contexts of this check: they differ only in how far
+        # back their windows reach, over the same data, so derived arrays keyed by their inputs are
+        # shared (SPA-01's 45-day neighbour residuals give XV-03 its 30 days)
+        cache: dict[Any, Any] = {}
         rep = self._reported.setdefault((station, kind), {})
         h = self.config.hash
         out: list[QcResult] = []
@@ -497,19 +530,26 @@ class StreamingQc:
             buf = bufs.get(code)
             if buf is None:
                 continue
-            for spec, items, hist in self._runnable(site, code, kind):
-                every = self._every(spec.id, kind)
+            dkey = (station, kind, code)
+            if not force:
+                due = self._due.get(dkey)
+                if due is not None and end < due:
+                    continue  # none of the code's detectors is due (the loop below would skip each)
+            nxt: int | None = None
+            for spec, items, hist, every in self._runnable(site, code, kind):
                 rkey = (station, kind, spec.id, code)
                 last = self._last_run.get(rkey)
                 if not force:
                     if last is not None and end - last < every:
+                        nxt = last + every if nxt is None else min(nxt, last + every)
                         continue
                     # the first run is now; later ones fall on the station's phase of the cadence
-                    self._last_run[rkey] = end - phase(station, every, buf.step) if last is None and every else end
+                    last = self._last_run[rkey] = end - phase(station, every, buf.step) if last is None and every else end
+                    nxt = last + every if nxt is None else min(nxt, last + every)
                 a = end - hist
                 ctx = contexts.get(hist)
                 if ctx is None:
-                    ctx = contexts[hist] = self._context(station, kind, a, end, now)
+                    ctx = contexts[hist] = self._context(station, kind, a, end, now, cache)
                 series = ctx.series[code]
                 if len(series) == 0:
                     continue
@@ -526,6 +566,8 @@ class StreamingQc:
                                            evidence={**r.evidence, "finding_utc": [r.start_utc, r.end_utc]}))
                         cov = _add(cov, s, e)
                     rep[k] = cov
+            if not force and nxt is not None:
+                self._due[dkey] = nxt
         # forget what lies wholly before the longest history (it can no longer be re-found)
         horizon = end - self._history[kind]
         for k, cov in rep.items():

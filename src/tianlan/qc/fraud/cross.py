@@ -421,7 +421,9 @@ def _lockstep_score(r: float, min_corr: float) -> float:
 
 def _quantum(v: np.ndarray) -> float:
     """Resolution of a transmitted series: the smallest step between distinct values (≥ 1e-6)."""
-    u = np.unique(v[np.isfinite(v)])
+    # the sorted values' steps, ties included (np.unique's sort without its bookkeeping): a tie's
+    # step 0 is dropped below with every other step under 1e-9
+    u = np.sort(v[np.isfinite(v)])
     if u.size < 2:
         return 0.0
     dif = np.diff(u)
@@ -554,7 +556,8 @@ def lockstep(series: Series, ctx: Context, *, window_hours: float, min_coverage:
         if station is not None:
             # a neighbour counts only as a verbatim copy (below): a window needs min_points values
             # equal within half a step and none that differ — cheap to rule out before any correlation
-            tol = max(qx, _quantum(y)) / 2.0 + 1e-9
+            qy = _quantum(y)
+            tol = max(qx, qy) / 2.0 + 1e-9
             with np.errstate(invalid="ignore"):
                 both = np.isfinite(x) & np.isfinite(y)
                 eq = both & (np.abs(x - y) <= tol)
@@ -569,7 +572,8 @@ def lockstep(series: Series, ctx: Context, *, window_hours: float, min_coverage:
         with np.errstate(invalid="ignore"):
             if not (np.abs(r) >= min_corr).any():
                 continue
-        qy = _quantum(y)
+        if station is None:  # a neighbour's was taken above
+            qy = _quantum(y)
         dy = np.concatenate([[np.nan], np.diff(y)])
         with np.errstate(invalid="ignore"):
             moved = (np.abs(dx) >= max(qx, 1e-9)) & (np.abs(dy) >= max(qy, 1e-9))

@@ -88,13 +88,22 @@ def daily_shifts(dm: np.ndarray, *, recent_days: int, ref_days: int, min_ref_day
     span = recent_days + ref_days
     rows = windows(dm, np.arange(nd) + 1 - span, span)  # row j: days [j + 1 − span, j + 1)
     ref, cur = rows[:, :ref_days], rows[:, ref_days:]
-    m_ref = nanmedian_rows(ref)
-    m_cur = nanmedian_rows(cur)
-    dref = np.diff(ref, axis=1)
-    sd = np.maximum(1.4826 * nanmedian_rows(np.abs(dref - nanmedian_rows(dref)[:, None])) / np.sqrt(2.0), min_scale)
-    shift = m_cur - m_ref
     enough = (np.isfinite(cur).sum(axis=1) >= max(2, int(np.ceil(0.7 * recent_days)))) & \
              (np.isfinite(ref).sum(axis=1) >= min_ref_days)
+    # the medians only of the days with enough data (the others never qualify; each row's median is
+    # its own, so the values are those of all rows): in streaming, most of a 45-day window's days
+    # lack a full reference
+    m_ref = np.full(nd, np.nan)
+    m_cur = np.full(nd, np.nan)
+    sd = np.full(nd, np.nan)
+    if enough.any():
+        ref_e = ref[enough]
+        m_ref[enough] = nanmedian_rows(ref_e)
+        m_cur[enough] = nanmedian_rows(cur[enough])
+        dref = np.diff(ref_e, axis=1)
+        sd[enough] = np.maximum(1.4826 * nanmedian_rows(np.abs(dref - nanmedian_rows(dref)[:, None])) / np.sqrt(2.0),
+                                min_scale)
+    shift = m_cur - m_ref
     with np.errstate(invalid="ignore"):
         hit = enough & (np.abs(shift) >= min_shift) & (np.abs(shift) >= z_threshold * sd)
     flags = np.where(hit, np.sign(shift), 0).astype(np.int8)
@@ -191,12 +200,49 @@ def neighbour_residual(series: Series, ctx: Context, *, max_km: float, max_neigh
            None if offsets is None else tuple(sorted((str(k), float(v)) for k, v in offsets.items())))
     hit = ctx.cache.get(key)
     if hit is not None:
-        return dict(hit)  # a new dict: callers add their own keys (z, baseline …); the arrays are shared, read-only
-    res = _neighbour_residual(series, ctx, max_km=max_km, max_neighbours=max_neighbours, min_neighbours=min_neighbours,
-                              offsets=offsets)
+        return dict(hit[2])  # a new dict: callers add their own keys (z, baseline …); the arrays are shared, read-only
+    n = len(series)
+    res = None
+    if n and ((offsets and series.parameter in offsets) or series.parameter in LOG_OFFSETS):
+        longer = [v for k, v in ctx.cache.items() if isinstance(k, tuple) and len(k) == len(key)
+                  and k[0] == key[0] and k[1] == key[1] and k[2] > n and k[5:] == key[5:]]
+        res = _tail_of_longer(series, ctx, longer, max_km=max_km, max_neighbours=max_neighbours)
+    if res is None:
+        res = _neighbour_residual(series, ctx, max_km=max_km, max_neighbours=max_neighbours,
+                                  min_neighbours=min_neighbours, offsets=offsets)
     if res is not None:
-        ctx.cache[key] = res
+        # with the times and values it was computed on, so a shorter window can be cut from it
+        ctx.cache[key] = (series.times.copy(), series.values.copy(), res)
         return dict(res)
+    return None
+
+
+def _tail_of_longer(series: Series, ctx: Context, longer: list[tuple[np.ndarray, np.ndarray, dict[str, Any]]],
+                    *, max_km: float, max_neighbours: int) -> dict[str, Any] | None:
+    """The residual of ``series`` cut from one computed over a longer window ending at the same
+    time (same settings, same neighbours), or None.
+
+    Streaming QC gives the contexts of one check a shared cache, and SPA-01 (45 days) computes the
+    residuals that XV-03 (30 days) needs over its last 30: every quantity is per time step (the
+    station's value and the neighbours' at that hour), so the tail is what a new computation gives
+    — provided the station's values over the tail are those of the longer window (checked here),
+    the neighbours are the same (checked) and the log offset does not depend on the window (the
+    caller's condition: configured, or :data:`LOG_OFFSETS`)."""
+    if not longer:
+        return None
+    n = len(series)
+    nbs: list[str] | None = None
+    for times, values, res in longer:
+        if times.size < n or not np.array_equal(times[times.size - n:], series.times) or \
+                not np.array_equal(values[values.size - n:], series.values, equal_nan=True):
+            continue
+        if nbs is None:
+            nbs = [st for st, _d, _s in select_neighbours(ctx, series.parameter, max_km, max_neighbours)]
+        if nbs != res["ids"]:
+            continue
+        k = times.size - n
+        return {"r": res["r"][k:], "nb_log_median": res["nb_log_median"][k:], "matrix": res["matrix"][:, k:],
+                "ids": res["ids"], "distances": res["distances"], "offset": res["offset"], "count": res["count"][k:]}
     return None
 
 
