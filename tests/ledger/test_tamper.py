@@ -18,9 +18,10 @@ from tianlan.auth.keys import public_bytes
 from tianlan.auth.roles import Role
 from tianlan.auth.users import UsersRepo
 from tianlan.ledger import checkpoints
+from tianlan.ledger import verify as verify_mod
 from tianlan.ledger.canonical import entry_body, entry_hash
 from tianlan.ledger.frames import seal_pending
-from tianlan.ledger.verify import Report, verify
+from tianlan.ledger.verify import Report
 from tianlan.model.registry import Device, Site
 from tianlan.store.registry_repo import RegistryRepo
 
@@ -48,6 +49,21 @@ def world(store: Engine, tmp_path: Path):
 def sql(engine: Engine, stmt: str, **params: object) -> None:
     with engine.begin() as c:
         c.execute(text(stmt), params)
+
+
+def verify(store: Engine, **kw) -> Report:
+    """`ledger verify` in one process and, for every tampering below, again with worker processes
+    (forced even on this small store): both must find the same problems, naming the same rows."""
+    one = verify_mod.verify(store, **kw)
+    if kw.get("jobs", 1) == 1:
+        with pytest.MonkeyPatch.context() as m:
+            m.setattr(verify_mod, "PARALLEL_MIN", 0)
+            m.setattr(verify_mod, "PARALLEL_MIN_WINDOWS", 0)
+            two = verify_mod.verify(store, **{**kw, "jobs": 2})
+        assert kinds(two) == kinds(one)
+        assert (two.entries, two.frames, two.observation_rows, two.rows, two.unsigned_tail) == \
+            (one.entries, one.frames, one.observation_rows, one.rows, one.unsigned_tail)
+    return one
 
 
 def kinds(r: Report) -> set[tuple[str, str | None, str | None]]:

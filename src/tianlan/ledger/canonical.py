@@ -27,7 +27,28 @@ def dumps(obj: Any) -> str:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 
-_s = json.JSONEncoder(ensure_ascii=False).encode  # a JSON string literal (verification calls this per field)
+_json_str = json.JSONEncoder(ensure_ascii=False).encode
+
+
+def _s(v: str) -> str:
+    """A JSON string literal, as json.dumps writes it (verification calls this per field): printable
+    ASCII without a quote or backslash needs no escape, so it is quoted as is; the rest go to json."""
+    if v.isascii() and v.isprintable() and '"' not in v and "\\" not in v:
+        return '"' + v + '"'
+    return _json_str(v)
+
+
+_S_CACHE: dict[str, str] = {}
+
+
+def _sc(v: str) -> str:
+    """:func:`_s` remembered, for the few distinct values of an entry's kind, actor and subject table."""
+    r = _S_CACHE.get(v)
+    if r is None:
+        if len(_S_CACHE) > 4096:
+            _S_CACHE.clear()
+        r = _S_CACHE[v] = _s(v)
+    return r
 
 
 def _f(v: float) -> str:
@@ -46,8 +67,8 @@ def entry_body(seq: int, time_utc: float, kind: str, actor: str, subject_table: 
     ``dumps`` of the whole object and spares verification a parse per entry.
     """
     digest = "null" if row_digest is None else '"' + row_digest.hex() + '"'
-    return (f'{{"actor":{_s(actor)},"kind":{_s(kind)},"payload":{payload_json},"row_digest":{digest},'
-            f'"seq":{int(seq)},"subject_key":{_s(subject_key)},"subject_table":{_s(subject_table)},'
+    return (f'{{"actor":{_sc(actor)},"kind":{_sc(kind)},"payload":{payload_json},"row_digest":{digest},'
+            f'"seq":{int(seq)},"subject_key":{_s(subject_key)},"subject_table":{_sc(subject_table)},'
             f'"time_utc":{_f(time_utc)}}}').encode()
 
 

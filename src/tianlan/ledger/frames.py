@@ -88,7 +88,7 @@ def seal_batch(cursor_or_conn: Any, frames: list[tuple[int, bytes]]) -> list[Ent
     return [_seal(cursor_or_conn, FRAMES, run[0][0], run[-1][0], [bytes(s) for _, s in run]) for run in _runs(frames)]
 
 
-_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+_ENCODE = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False, check_circular=False).encode
 
 
 def obs_digest(rows: Sequence[Sequence[Any]]) -> bytes:

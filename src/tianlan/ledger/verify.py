@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from hashlib import sha256
 from typing import Any
@@ -32,7 +32,7 @@ from sqlalchemy import Connection, Engine
 
 from tianlan.auth.keys import verify_signature
 from tianlan.ledger import covered, merkle
-from tianlan.ledger.canonical import GENESIS, checkpoint_message, entry_body, entry_hash
+from tianlan.ledger.canonical import GENESIS, checkpoint_message, entry_body
 from tianlan.ledger.frames import FRAMES, NO_WINDOW, OBS_WINDOW_S, OBSERVATIONS, obs_digest, parse_window_leaf, window_leaves
 from tianlan.store import ledger_repo as repo
 
@@ -126,12 +126,18 @@ def verify(engine: Engine, *, public_key: bytes | None, progress: Progress | Non
             conn = conn.execution_options(isolation_level="REPEATABLE READ")
         else:
             conn.exec_driver_sql("BEGIN")  # SQLite WAL: a read transaction sees one snapshot
-        obs_digests: dict[int, bytes] = {}
-        latest = _chain(conn, report, out, prog, obs_digests)
-        _checkpoints(conn, report, out, public_key)
         url = engine.url.render_as_string(hide_password=False)
-        _frames(conn, report, out, prog, jobs, url)
-        _observations(conn, report, out, prog, jobs, url, obs_digests)
+        obs_digests: dict[int, bytes] = {}
+        if jobs > 1:  # the workers check frames and observations while this process walks the chain
+            with _Workers(conn, jobs, url, out.limit) as workers:
+                latest = _chain(conn, report, out, prog, obs_digests)
+                _checkpoints(conn, report, out, public_key)
+                workers.collect(conn, report, out, prog, obs_digests)
+        else:
+            latest = _chain(conn, report, out, prog, obs_digests)
+            _checkpoints(conn, report, out, public_key)
+            _frames(conn, report, out, prog)
+            _observations(conn, report, out, prog, obs_digests)
         _covered(conn, report, out, latest, prog)
     report.seconds = time.perf_counter() - t0
     return report
@@ -146,8 +152,9 @@ def _chain(conn: Connection, report: Report, out: _Collector, prog: Progress,
     cps = repo.checkpoint_headers(conn)
     cp_i = 0
     cp_blob = b""
-    cp_loaded = -1
-    seals = repo.iter_seals_by(conn, "seq", with_leaves=False)
+    cp_first = cp_last = 0  # seqs covered by the loaded checkpoint's blob (none yet)
+    cp_id = -1
+    seals = _seal_heads(conn)
     seal = next(seals, None)
     latest: dict[str, dict[str, tuple[int, bytes | None]]] = {}
     tracked = {c.table for c in covered.tables()}
@@ -155,58 +162,71 @@ def _chain(conn: Connection, report: Report, out: _Collector, prog: Progress,
     prev_hash = GENESIS
     last_hash = GENESIS
     n = 0
-    for e in repo.iter_entries(conn):
-        n += 1
-        subject = {"table": e.subject_table or None, "row": e.subject_key or None}
-        if e.seq != expected:
-            if e.seq > expected:
-                out.add(Problem("entry-missing", f"账本条目 {expected}…{e.seq - 1} 缺失 / ledger entries "
-                                f"{expected}..{e.seq - 1} deleted", seq=expected))
-            prev_hash = e.prev_hash  # resynchronise so one deletion is reported once
-        elif e.prev_hash != prev_hash:
-            out.add(Problem("entry-link", f"账本条目 {e.seq} 与前一条目不相连 / ledger entry {e.seq}: prev_hash does "
-                            f"not link to entry {e.seq - 1}", seq=e.seq, **subject))
-        body = entry_body(e.seq, e.time_utc, e.kind, e.actor, e.subject_table, e.subject_key, e.payload, e.row_digest)
-        if entry_hash(e.prev_hash, body) != e.hash:
-            out.add(Problem("entry-altered", f"账本条目 {e.seq} 内容与其哈希不符 / ledger entry {e.seq} ({e.kind}) "
-                            "altered: its content does not give its hash", seq=e.seq, **subject))
-        # the signed checkpoint covering this seq
-        while cp_i < len(cps) and cps[cp_i].seq < e.seq:
-            cp_i += 1
-        if cp_i < len(cps) and cps[cp_i].first_seq <= e.seq:
-            cp = cps[cp_i]
-            if cp_loaded != cp.id:
-                cp_blob, cp_loaded = repo.checkpoint_blob(conn, cp.id), cp.id
-            signed = cp_blob[(e.seq - cp.first_seq) * 32:(e.seq - cp.first_seq + 1) * 32]
-            if signed != e.hash:
-                out.add(Problem("entry-rewritten", f"账本条目 {e.seq} 与签名检查点 #{cp.id} 不符（被改写）/ ledger entry "
-                                f"{e.seq} ({e.kind}) differs from signed checkpoint #{cp.id}: rewritten",
-                                seq=e.seq, **subject))
-        else:
-            report.unsigned_tail += 1
-        # the seal row of a seal entry
-        if e.kind in ("frames.seal", "observations.seal"):
-            while seal is not None and seal.seq < e.seq:
-                out.add(Problem("seal", f"封存记录 {seal.seq} 无对应账本条目 / seal row {seal.seq} has no ledger entry",
-                                seq=seal.seq, table="ledger_seals", row=str(seal.seq)))
-                seal = next(seals, None)
-            if seal is None or seal.seq != e.seq:
-                out.add(Problem("seal", f"账本条目 {e.seq} 的封存记录缺失 / seal row of ledger entry {e.seq} missing",
-                                seq=e.seq, table="ledger_seals", row=str(e.seq)))
+    h = sha256
+    # one tuple per entry, as the driver returns it (the hot loop of a quiet store: one entry a frame)
+    for chunk in repo.iter_entry_chunks(conn):
+        for seq, time_utc, kind, actor, s_table, s_key, payload, row_digest, e_prev, e_hash in chunk:
+            n += 1
+            if type(e_hash) is not bytes:
+                e_prev, e_hash = bytes(e_prev), bytes(e_hash)
+                row_digest = None if row_digest is None else bytes(row_digest)
+            if seq != expected:
+                if seq > expected:
+                    out.add(Problem("entry-missing", f"账本条目 {expected}…{seq - 1} 缺失 / ledger entries "
+                                    f"{expected}..{seq - 1} deleted", seq=expected))
+                prev_hash = e_prev  # resynchronise so one deletion is reported once
+            elif e_prev != prev_hash:
+                out.add(Problem("entry-link", f"账本条目 {seq} 与前一条目不相连 / ledger entry {seq}: prev_hash does "
+                                f"not link to entry {seq - 1}", seq=seq, table=s_table or None, row=s_key or None))
+            body = entry_body(seq, time_utc, kind, actor, s_table, s_key, payload, row_digest)
+            if h(e_prev + h(body).digest()).digest() != e_hash:  # canonical.entry_hash, inlined
+                out.add(Problem("entry-altered", f"账本条目 {seq} 内容与其哈希不符 / ledger entry {seq} ({kind}) "
+                                "altered: its content does not give its hash", seq=seq, table=s_table or None,
+                                row=s_key or None))
+            # the signed checkpoint covering this seq
+            if cp_first <= seq <= cp_last:
+                signed = cp_blob[(seq - cp_first) * 32:(seq - cp_first + 1) * 32]
             else:
-                _check_seal_entry(e, seal, out, obs_digests)
-                seal = next(seals, None)
-        if e.subject_table in tracked and e.subject_key:
-            latest.setdefault(e.subject_table, {})[e.subject_key] = (e.seq, e.row_digest)
-        prev_hash = e.hash
-        last_hash = e.hash
-        expected = e.seq + 1
-        if n % 20000 == 0:
-            prog("chain", n, total)
-    prog("chain", n, total)
+                while cp_i < len(cps) and cps[cp_i].seq < seq:
+                    cp_i += 1
+                if cp_i < len(cps) and cps[cp_i].first_seq <= seq:
+                    cp = cps[cp_i]
+                    if cp_id != cp.id:
+                        cp_blob, cp_id = repo.checkpoint_blob(conn, cp.id), cp.id
+                    cp_first, cp_last = cp.first_seq, cp.seq
+                    signed = cp_blob[(seq - cp_first) * 32:(seq - cp_first + 1) * 32]
+                else:
+                    signed = None
+            if signed is None:
+                report.unsigned_tail += 1
+            elif signed != e_hash:
+                out.add(Problem("entry-rewritten", f"账本条目 {seq} 与签名检查点 #{cp_id} 不符（被改写）/ ledger entry "
+                                f"{seq} ({kind}) differs from signed checkpoint #{cp_id}: rewritten",
+                                seq=seq, table=s_table or None, row=s_key or None))
+            # the seal row of a seal entry
+            if kind == "frames.seal" or kind == "observations.seal":
+                while seal is not None and seal[0] < seq:
+                    out.add(Problem("seal", f"封存记录 {seal[0]} 无对应账本条目 / seal row {seal[0]} has no ledger "
+                                    "entry", seq=seal[0], table="ledger_seals", row=str(seal[0])))
+                    seal = next(seals, None)
+                if seal is None or seal[0] != seq:
+                    out.add(Problem("seal", f"账本条目 {seq} 的封存记录缺失 / seal row of ledger entry {seq} missing",
+                                    seq=seq, table="ledger_seals", row=str(seq)))
+                else:
+                    # the writer's payload, rebuilt from the seal row: equal text → equal content
+                    if not (kind == "frames.seal" and seal[1] == FRAMES and seal[4] == seal[3] - seal[2] + 1
+                            and payload == f'{{"first_id":{seal[2]},"last_id":{seal[3]},"n":{seal[4]},'
+                                           f'"root":"{seal[5].hex()}"}}'):
+                        _check_seal_entry(seq, kind, payload, repo.SealRow(*seal, b""), out, obs_digests)
+                    seal = next(seals, None)
+            if s_key and s_table in tracked:
+                latest.setdefault(s_table, {})[s_key] = (seq, row_digest)
+            prev_hash = last_hash = e_hash
+            expected = seq + 1
+        prog("chain", n, total)
     while seal is not None:
-        out.add(Problem("seal", f"封存记录 {seal.seq} 无对应账本条目 / seal row {seal.seq} has no ledger entry",
-                        seq=seal.seq, table="ledger_seals", row=str(seal.seq)))
+        out.add(Problem("seal", f"封存记录 {seal[0]} 无对应账本条目 / seal row {seal[0]} has no ledger entry",
+                        seq=seal[0], table="ledger_seals", row=str(seal[0])))
         seal = next(seals, None)
     report.entries = n
     if (head_seq, head_hash) != (expected - 1, last_hash):
@@ -215,24 +235,35 @@ def _chain(conn: Connection, report: Report, out: _Collector, prog: Progress,
     return latest
 
 
-def _check_seal_entry(e: repo.EntryRow, seal: repo.SealRow, out: _Collector, obs_digests: dict[int, bytes]) -> None:
+def _seal_heads(conn: Connection) -> Iterator[tuple[int, str, int, int, int, bytes]]:
+    """(seq, kind, first_id, last_id, n, root) of every seal row, by seq."""
+    for chunk in repo.iter_seal_head_chunks(conn):
+        if type(chunk[0][5]) is bytes:
+            yield from chunk
+        else:
+            for r in chunk:
+                yield int(r[0]), r[1], int(r[2]), int(r[3]), int(r[4]), bytes(r[5])
+
+
+def _check_seal_entry(seq: int, kind: str, payload: str, seal: repo.SealRow, out: _Collector,
+                      obs_digests: dict[int, bytes]) -> None:
     try:
-        p = json.loads(e.payload)
+        p = json.loads(payload)
         if seal.kind == FRAMES:
-            same = (e.kind == "frames.seal" and p["first_id"] == seal.first_id and p["last_id"] == seal.last_id
+            same = (kind == "frames.seal" and p["first_id"] == seal.first_id and p["last_id"] == seal.last_id
                     and p["n"] == seal.n and seal.n == seal.last_id - seal.first_id + 1)
         else:
             window = NO_WINDOW if p["window_utc"] is None else p["window_utc"]
-            same = (e.kind == "observations.seal" and window == seal.first_id and p["through_id"] == seal.last_id
+            same = (kind == "observations.seal" and window == seal.first_id and p["through_id"] == seal.last_id
                     and p["devices"] == seal.n)
             if same and p.get("digest"):
-                obs_digests[e.seq] = bytes.fromhex(p["digest"])
+                obs_digests[seq] = bytes.fromhex(p["digest"])
         same = same and p["root"] == seal.root.hex()
     except (ValueError, KeyError, TypeError):
         same = False
     if not same:
         out.add(Problem("seal", f"封存记录 {seal.seq} 与账本条目不符 / seal row {seal.seq} differs from its ledger entry",
-                        seq=e.seq, table="ledger_seals", row=str(seal.seq)))
+                        seq=seq, table="ledger_seals", row=str(seal.seq)))
 
 
 # --- 2. checkpoints --------------------------------------------------------------------------------
@@ -276,24 +307,15 @@ def _checkpoints(conn: Connection, report: Report, out: _Collector, public_key: 
 
 # --- 3. frames -------------------------------------------------------------------------------------
 
-def _frames(conn: Connection, report: Report, out: _Collector, prog: Progress, jobs: int, url: str | None) -> None:
+def _frames(conn: Connection, report: Report, out: _Collector, prog: Progress) -> None:
     total = repo.frame_count(conn)
     prog("frames", 0, total)
     lo, hi = repo.frame_id_bounds(conn)
     lo, hi = min(lo, 1), max(hi, repo.max_sealed(conn, FRAMES))  # so frames deleted at either end are missed
     if hi < lo:
         return
-    if jobs <= 1 or url is None or total < PARALLEL_MIN:
-        report.frames = frames_range(conn, lo, hi, out, lambda n: prog("frames", n, total))
-        prog("frames", report.frames, total)
-        return
-    done = 0
-    for problems, n in _parallel(jobs, _frames_worker, [(url, a, b, out.limit) for a, b in _split(lo, hi, jobs * 4, 1)]):
-        for p in problems:
-            out.add(Problem(**p))
-        done += n
-        prog("frames", done, total)
-    report.frames = done
+    report.frames = frames_range(conn, lo, hi, out, lambda n: prog("frames", n, total))
+    prog("frames", report.frames, total)
 
 
 def frames_range(conn: Connection, lo: int, hi: int, out: _Collector, tick: Callable[[int], None] | None = None) -> int:
@@ -302,24 +324,33 @@ def frames_range(conn: Connection, lo: int, hi: int, out: _Collector, tick: Call
     A seal straddling a range boundary is checked by both ranges for their frames; its leaves
     against its root only by the range holding its first id, so each problem is reported once.
     """
-    seals = repo.iter_seals_range(conn, FRAMES, lo, hi)
+    # seals as (seq, first_id, last_id, n, root, leaves); a quiet gateway's store has one a frame
+    seals = repo.iter_seal_tuples(conn, FRAMES, lo, hi)
     seal = next(seals, None)
-    leaves: list[bytes] = []
+    leaves = b""  # the current seal's leaves, 32 bytes a frame
     nxt = 0  # next id expected inside the current seal
+    h = sha256
 
-    def open_seal(s: repo.SealRow) -> list[bytes]:
-        lv = merkle.split(s.leaves)
-        if s.first_id >= lo and (len(lv) != s.n or merkle.root(lv) != s.root):
-            out.add(Problem("seal", f"封存 {s.seq} 的叶子与其根不符 / seal {s.seq}: stored leaves do not give its "
-                            f"signed Merkle root (frames {s.first_id}..{s.last_id})", seq=s.seq,
-                            table="ledger_seals", row=str(s.seq)))
-        return lv
+    def open_seal(s: tuple[int, int, int, int, bytes, bytes]) -> bytes:
+        """The seal's leaves (concatenated), checked against its root by the range holding its first id."""
+        seq, first, last, n, root, blob = s
+        if first < lo:
+            return blob
+        if len(blob) == 32:  # one frame (a quiet gateway's batch): the root is its leaf hash
+            ok = n == 1 and h(b"\x00" + blob).digest() == root
+        else:
+            ok = len(blob) == n * 32 and merkle.root(merkle.split(blob)) == root
+        if not ok:
+            out.add(Problem("seal", f"封存 {seq} 的叶子与其根不符 / seal {seq}: stored leaves do not give its "
+                            f"signed Merkle root (frames {first}..{last})", seq=seq,
+                            table="ledger_seals", row=str(seq)))
+        return blob
 
-    def missing(s: repo.SealRow, a: int, b: int) -> None:
+    def missing(s: tuple[int, ...], a: int, b: int) -> None:
         b = min(b, hi)
         if a <= b:
             out.add(Problem("frame-missing", f"原始报文 {a}…{b} 被删除 / raw_frames id {a}..{b} deleted (sealed by "
-                            f"entry {s.seq})", seq=s.seq, table="raw_frames", row=str(a) if a == b else f"{a}..{b}"))
+                            f"entry {s[0]})", seq=s[0], table="raw_frames", row=str(a) if a == b else f"{a}..{b}"))
 
     unsealed: list[int] = []  # [first, last] of the current run of frames no seal covers
 
@@ -332,33 +363,36 @@ def frames_range(conn: Connection, lo: int, hi: int, out: _Collector, tick: Call
                             row=ids))
             unsealed.clear()
 
+    s_first = s_last = 0
     if seal is not None:
-        leaves, nxt = open_seal(seal), max(seal.first_id, lo)
+        leaves, nxt, s_first, s_last = open_seal(seal), max(seal[1], lo), seal[1], seal[2]
     n = 0
     for fid, data, sha_col in repo.iter_frames_full(conn, lo, hi):
         n += 1
         if type(data) is not bytes:
             data, sha_col = bytes(data), bytes(sha_col)
-        while seal is not None and seal.last_id < fid:
-            missing(seal, nxt, seal.last_id)
+        while seal is not None and s_last < fid:
+            if nxt <= s_last:
+                missing(seal, nxt, s_last)
             seal = next(seals, None)
             if seal is not None:
-                leaves, nxt = open_seal(seal), max(seal.first_id, lo)
-        digest = sha256(data).digest()
-        if seal is None or fid < seal.first_id:
+                leaves, nxt, s_first, s_last = open_seal(seal), max(seal[1], lo), seal[1], seal[2]
+        digest = h(data).digest()
+        if seal is None or fid < s_first:
             if unsealed and unsealed[1] == fid - 1:
                 unsealed[1] = fid
             else:
                 flush_unsealed()
                 unsealed[:] = [fid, fid]
         else:
-            flush_unsealed()
+            if unsealed:
+                flush_unsealed()
             if fid > nxt:
                 missing(seal, nxt, fid - 1)
-            i = fid - seal.first_id
-            if i >= len(leaves) or leaves[i] != digest:
+            i = (fid - s_first) * 32
+            if leaves[i:i + 32] != digest:
                 out.add(Problem("frame-changed", f"原始报文 {fid} 的字节已被改动 / raw_frames id {fid}: bytes differ "
-                                f"from those sealed by ledger entry {seal.seq}", seq=seal.seq, table="raw_frames",
+                                f"from those sealed by ledger entry {seal[0]}", seq=seal[0], table="raw_frames",
                                 row=str(fid)))
             nxt = fid + 1
         if digest != sha_col:
@@ -368,20 +402,39 @@ def frames_range(conn: Connection, lo: int, hi: int, out: _Collector, tick: Call
             tick(n)
     flush_unsealed()
     while seal is not None:
-        missing(seal, nxt, seal.last_id)
+        missing(seal, nxt, seal[2])
         seal = next(seals, None)
         if seal is not None:
             open_seal(seal)
-            nxt = max(seal.first_id, lo)
+            nxt = max(seal[1], lo)
     return n
 
 
 # --- 4. observations and covered rows ------------------------------------------------------------
 
-def _observations(conn: Connection, report: Report, out: _Collector, prog: Progress, jobs: int,
-                  url: str | None, obs_digests: dict[int, bytes]) -> None:
+def _observations(conn: Connection, report: Report, out: _Collector, prog: Progress,
+                  obs_digests: dict[int, bytes]) -> None:
     """Every hour window of observations against its newest seal, device by device."""
     prog("observations", 0, 0)
+    plan = _observation_plan(conn, obs_digests)
+    if plan is None:
+        return
+    latest, pending, lo, hi = plan
+    report.observation_windows, report.observation_rows = windows_range(
+        conn, lo, hi, latest, pending, out, lambda r: prog("observations", r, 0))
+    if pending:
+        _pending_warning(report, pending)
+
+
+def _pending_warning(report: Report, pending: set[int]) -> None:
+    report.warnings.append(f"{len(pending)} 个小时窗口的观测尚未封存 / observations of {len(pending)} hour windows "
+                           "not sealed yet (sealed periodically, `tianlan ledger seal`)")
+
+
+def _observation_plan(conn: Connection, obs_digests: dict[int, bytes]
+                      ) -> tuple[dict[int, tuple[int, bytes | None]], set[int], int, int] | None:
+    """(window → (seq, digest) of its newest seal, windows not sealed yet, first window, end) of the
+    store's observations; None when there are neither observations nor seals of them."""
     latest = {w: (seq, obs_digests.get(seq)) for w, seq in repo.latest_seals(conn, OBSERVATIONS).items()}
     latest.pop(NO_WINDOW, None)
     through = repo.max_sealed(conn, OBSERVATIONS)
@@ -390,27 +443,10 @@ def _observations(conn: Connection, report: Report, out: _Collector, prog: Progr
     starts = [w for w in (t_lo, min(latest, default=None)) if w is not None]
     ends = [w for w in (t_hi, max(latest, default=None)) if w is not None]
     if not starts:
-        return
+        return None
     lo = min(starts) - min(starts) % OBS_WINDOW_S
     hi = max(ends) - max(ends) % OBS_WINDOW_S + OBS_WINDOW_S
-    if jobs <= 1 or url is None or (hi - lo) // OBS_WINDOW_S < PARALLEL_MIN_WINDOWS:
-        n_w, n_r = windows_range(conn, lo, hi, latest, pending, out, lambda r: prog("observations", r, 0))
-    else:
-        n_w = n_r = 0
-        parts = _split(lo, hi, jobs * 4, OBS_WINDOW_S)
-        args = [(url, a, b, {w: s for w, s in latest.items() if a <= w < b}, {w for w in pending if a <= w < b},
-                 out.limit) for a, b in parts]
-        for problems, (w, r) in _parallel(jobs, _windows_worker, args):
-            for p in problems:
-                out.add(Problem(**p))
-            n_w += w
-            n_r += r
-            prog("observations", n_r, 0)
-    report.observation_rows = n_r
-    report.observation_windows = n_w
-    if pending:
-        report.warnings.append(f"{len(pending)} 个小时窗口的观测尚未封存 / observations of {len(pending)} hour windows "
-                               "not sealed yet (sealed periodically, `tianlan ledger seal`)")
+    return latest, pending, lo, hi
 
 
 def windows_range(conn: Connection, lo: int, hi: int, latest: dict[int, tuple[int, bytes | None]], pending: set[int],
@@ -462,14 +498,77 @@ def _split(lo: int, hi: int, parts: int, align: int) -> list[tuple[int, int]]:
     return [(a, min(hi, a + step)) for a in range(lo, hi, step)]
 
 
-def _parallel(jobs: int, fn: Callable[..., Any], args: list[Any]) -> Any:
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
+class _Workers:
+    """Frames and observations checked in ``jobs`` worker processes, started before the chain walk.
 
-    with ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn")) as pool:
-        futures = [pool.submit(fn, a) for a in args]
-        for f in as_completed(futures):
-            yield f.result()
+    The observation digests they compare with are read from the seal entries' payloads, which the
+    chain walk (running meanwhile) checks against their hashes and the signed checkpoints, so a
+    digest forged in a payload is still reported (as an altered entry). Stores too small for
+    workers are checked here, after the chain, as with one job.
+    """
+
+    def __init__(self, conn: Connection, jobs: int, url: str, limit: int) -> None:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        self.frames_total = repo.frame_count(conn)
+        lo, hi = repo.frame_id_bounds(conn)
+        lo, hi = min(lo, 1), max(hi, repo.max_sealed(conn, FRAMES))
+        self.frame_tasks = ([(url, a, b, limit) for a, b in _split(lo, hi, jobs * 4, 1)]
+                            if hi >= lo and self.frames_total >= PARALLEL_MIN else [])
+        seqs = repo.latest_seals(conn, OBSERVATIONS)
+        digests = {}
+        for seq, payload in repo.entry_payloads(conn, sorted(seqs.values())).items():
+            try:
+                digests[seq] = bytes.fromhex(json.loads(payload)["digest"])
+            except (ValueError, KeyError, TypeError):
+                pass
+        plan = _observation_plan(conn, digests)
+        self.window_tasks: list[WindowsArgs] = []
+        if plan is not None and (plan[3] - plan[2]) // OBS_WINDOW_S >= PARALLEL_MIN_WINDOWS:
+            latest, pending, w_lo, w_hi = plan
+            self.pending = pending
+            self.window_tasks = [(url, a, b, {w: s for w, s in latest.items() if a <= w < b},
+                                  {w for w in pending if a <= w < b}, limit)
+                                 for a, b in _split(w_lo, w_hi, jobs * 4, OBS_WINDOW_S)]
+        self.pool = None
+        self.futures: list[tuple[str, Any]] = []
+        if self.frame_tasks or self.window_tasks:
+            self.pool = ProcessPoolExecutor(max_workers=jobs, mp_context=mp.get_context("spawn"))
+            # observations first: they are the longer part
+            self.futures = ([("observations", self.pool.submit(_windows_worker, a)) for a in self.window_tasks]
+                            + [("frames", self.pool.submit(_frames_worker, a)) for a in self.frame_tasks])
+
+    def __enter__(self) -> _Workers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+    def collect(self, conn: Connection, report: Report, out: _Collector, prog: Progress,
+                obs_digests: dict[int, bytes]) -> None:
+        """Wait for the workers (and check here what was too small for them)."""
+        from concurrent.futures import as_completed
+
+        if not self.frame_tasks:
+            _frames(conn, report, out, prog)
+        if not self.window_tasks:
+            _observations(conn, report, out, prog, obs_digests)
+        kinds = {id(f): k for k, f in self.futures}
+        for f in as_completed([f for _, f in self.futures]):
+            problems, counts = f.result()
+            for p in problems:
+                out.add(Problem(**p))
+            if kinds[id(f)] == "frames":
+                report.frames += counts
+                prog("frames", report.frames, self.frames_total)
+            else:
+                report.observation_windows += counts[0]
+                report.observation_rows += counts[1]
+                prog("observations", report.observation_rows, 0)
+        if self.window_tasks and self.pending:
+            _pending_warning(report, self.pending)
 
 
 def _worker_conn(url: str) -> Any:

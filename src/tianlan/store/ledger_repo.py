@@ -177,6 +177,28 @@ def iter_entries(conn: Connection, *, after: int = 0, upto: int | None = None, c
         last = int(rows[-1][0])
 
 
+def iter_entry_chunks(conn: Connection, chunk: int = 20000) -> Iterator[list[tuple]]:
+    """All entries in seq order as chunks of raw DBAPI tuples (columns as ``_ENTRY_COLS``; blobs as
+    the driver returns them): the verification's chain walk, without a Python object per entry."""
+    last = 0
+    while True:
+        rows = raw_rows(conn, f"SELECT {_ENTRY_COLS} FROM ledger_entries WHERE seq > {int(last)} "
+                              f"ORDER BY seq LIMIT {chunk}")
+        if not rows:
+            return
+        yield rows
+        last = int(rows[-1][0])
+
+
+def entry_payloads(conn: Connection, seqs: Sequence[int]) -> dict[int, str]:
+    """seq → payload (JSON text) of the entries ``seqs``."""
+    out: dict[int, str] = {}
+    for i in range(0, len(seqs), 500):
+        part = ",".join(str(int(s)) for s in seqs[i:i + 500])
+        out.update((int(s), p) for s, p in raw_rows(conn, f"SELECT seq, payload FROM ledger_entries WHERE seq IN ({part})"))
+    return out
+
+
 def entry_hashes(conn: Connection, first: int, last: int) -> list[tuple[int, bytes]]:
     rows = conn.execute(select(ledger_entries.c.seq, ledger_entries.c.hash)
                         .where(ledger_entries.c.seq >= first, ledger_entries.c.seq <= last)
@@ -403,22 +425,16 @@ def iter_covered_rows(conn: Connection, table: str, columns: Sequence[str]) -> I
 
 # --- verification scans --------------------------------------------------------------------------
 
-def iter_seals_by(conn: Connection, order: str, kind: str | None = None, chunk: int = 2000, *,
-                  with_leaves: bool = True) -> Iterator[SealRow]:
-    """Seals ordered by ``seq`` or by ``first_id`` (within ``kind``), read in chunks."""
-    if order not in ("seq", "first_id"):
-        raise ValueError(order)
-    where = "" if kind is None else f" AND kind = '{kind}'" if kind.isalpha() else " AND 1 = 0"
-    leaves = "leaves" if with_leaves else "NULL"
-    last = -(2 ** 62)
+def iter_seal_head_chunks(conn: Connection, chunk: int = 20000) -> Iterator[list[tuple]]:
+    """(seq, kind, first_id, last_id, n, root) of every seal, by seq, as chunks of raw DBAPI tuples."""
+    last = -1
     while True:
-        rows = raw_rows(conn, f"SELECT seq, kind, first_id, last_id, n, root, {leaves} FROM ledger_seals WHERE "
-                              f"{order} > {int(last)}{where} ORDER BY {order} LIMIT {chunk}")
+        rows = raw_rows(conn, "SELECT seq, kind, first_id, last_id, n, root FROM ledger_seals "
+                              f"WHERE seq > {int(last)} ORDER BY seq LIMIT {chunk}")
         if not rows:
             return
-        for r in rows:
-            yield SealRow(int(r[0]), r[1], int(r[2]), int(r[3]), int(r[4]), bytes(r[5]), b"" if r[6] is None else bytes(r[6]))
-        last = int(rows[-1][0] if order == "seq" else rows[-1][2])
+        yield rows
+        last = int(rows[-1][0])
 
 
 def iter_frames_full(conn: Connection, lo: int, hi: int, chunk: int = 5000) -> Iterator[tuple[int, bytes, bytes]]:
@@ -434,31 +450,37 @@ def iter_frames_full(conn: Connection, lo: int, hi: int, chunk: int = 5000) -> I
 
 
 def frame_id_bounds(conn: Connection) -> tuple[int, int]:
-    r = raw_rows(conn, "SELECT MIN(id), MAX(id) FROM raw_frames")
+    r = raw_rows(conn, "SELECT (SELECT MIN(id) FROM raw_frames), (SELECT MAX(id) FROM raw_frames)")
     return (1, 0) if not r or r[0][0] is None else (int(r[0][0]), int(r[0][1]))
 
 
 def observation_time_bounds(conn: Connection) -> tuple[int | None, int | None]:
-    r = raw_rows(conn, "SELECT MIN(time_utc), MAX(time_utc) FROM observations")
+    # two subqueries: each is one seek of the time-leading key (MIN and MAX together scan the table on SQLite)
+    r = raw_rows(conn, "SELECT (SELECT MIN(time_utc) FROM observations), (SELECT MAX(time_utc) FROM observations)")
     return (None, None) if not r or r[0][0] is None else (int(r[0][0]), int(r[0][1]))
 
 
-def iter_seals_range(conn: Connection, kind: str, lo: int, hi: int, chunk: int = 2000) -> Iterator[SealRow]:
-    """Seals of ``kind`` covering any id in [lo, hi], by first_id (seals do not overlap)."""
+def iter_seal_tuples(conn: Connection, kind: str, lo: int, hi: int,
+                     chunk: int = 2000) -> Iterator[tuple[int, int, int, int, bytes, bytes]]:
+    """(seq, first_id, last_id, n, root, leaves) of the seals of ``kind`` covering any id in [lo, hi],
+    by first_id, as plain tuples (no object per seal: a quiet gateway's store has one seal a frame)."""
     straddler = seal_covering(conn, kind, lo)
     if straddler is not None and straddler.first_id < lo:
-        yield straddler
+        s = straddler
+        yield s.seq, s.first_id, s.last_id, s.n, s.root, s.leaves
     last = lo - 1
+    k = kind if kind.isalpha() else ""
     while True:
-        rows = conn.exec_driver_sql(
-            "SELECT seq, kind, first_id, last_id, n, root, leaves FROM ledger_seals WHERE kind = "
-            f"'{kind if kind.isalpha() else ''}' AND first_id > {int(last)} AND first_id <= {int(hi)} "
-            f"ORDER BY first_id LIMIT {chunk}").fetchall()
+        rows = raw_rows(conn, f"SELECT seq, first_id, last_id, n, root, leaves FROM ledger_seals WHERE kind = '{k}' "
+                              f"AND first_id > {int(last)} AND first_id <= {int(hi)} ORDER BY first_id LIMIT {chunk}")
         if not rows:
             return
-        for r in rows:
-            yield SealRow(int(r[0]), r[1], int(r[2]), int(r[3]), int(r[4]), bytes(r[5]), bytes(r[6]))
-        last = int(rows[-1][2])
+        if type(rows[0][4]) is bytes:
+            yield from rows
+        else:
+            for r in rows:
+                yield r[0], r[1], r[2], r[3], bytes(r[4]), bytes(r[5])
+        last = int(rows[-1][1])
 
 
 def checkpoint_blob(conn: Connection, checkpoint_id: int) -> bytes:
