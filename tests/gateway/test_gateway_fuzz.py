@@ -47,7 +47,8 @@ def test_fuzzed_stream_over_tcp(platform, store, pieces, cuts) -> None:
     gw = platform.running.gateway
     seen = gw.stats.connections_total
     s = connect(platform.hj212_port)
-    peer = "%s:%d" % s.getsockname()
+    host, port = s.getsockname()[:2]
+    peer = f"{host}:{port}"
     pos = 0
     for c in sorted(set(cuts)):
         if c < len(stream) - pos:

@@ -328,7 +328,8 @@ def hourly_from_minutes(frame: pl.DataFrame, *, pollutants: Sequence[str] | None
                                                      return_dtype=pl.Int32)
 
     return out.with_columns(
-        [pl.when(pl.col(f"{p}_valid") * interval_min >= need(p)).then(pl.col(f"{p}__mean")).otherwise(None).alias(p) for p in pols]
+        [pl.when(pl.col(f"{p}_valid") * interval_min >= need(p)).then(pl.col(f"{p}__mean")).otherwise(None).alias(p)
+         for p in pols]
     ).select(station, time, *[c for p in pols for c in (p, f"{p}_present", f"{p}_valid", f"{p}_flagged")])
 
 

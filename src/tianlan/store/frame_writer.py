@@ -40,8 +40,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from tianlan.ledger.frames import seal_batch
 from tianlan.ingest.item import ACCEPTED, DUPLICATE, IngestItem
+from tianlan.ledger.frames import seal_batch
 from tianlan.store.engine import is_sqlite, make_engine
 from tianlan.store.partitions import PartitionKeeper, month_of
 
@@ -300,7 +300,7 @@ class BatchStore:
             self._copy(cur, "raw_frames", _RAW_COLS, frame_rows)
         # Raw frames are in, with their final ids, in this transaction: seal them in the ledger
         # (one Merkle root per batch, issue 5 §1), so the seal commits with the frames or not at all.
-        seal_batch(cur, [(res[0], rec[4]) for res, rec in zip(results, records)])
+        seal_batch(cur, [(res[0], rec[4]) for res, rec in zip(results, records, strict=True)])
         if n_rows:
             if sqlite:
                 if repeat:
