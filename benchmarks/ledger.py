@@ -38,7 +38,6 @@ from tianlan.ingest.item import ACCEPTED
 from tianlan.ledger import checkpoints
 from tianlan.ledger.frames import seal_pending
 from tianlan.ledger.verify import verify
-from tianlan.store import frame_writer
 from tianlan.store.engine import open_store
 from tianlan.store.frame_writer import BatchStore
 
@@ -65,15 +64,12 @@ def records(start: int, n: int) -> list[tuple[Any, ...]]:
 
 def write(engine: Engine, recs: list[tuple[Any, ...]], batch: int, *, seal: bool) -> tuple[float, float]:
     """(wall s, CPU s) of the writer for ``recs`` in batches of ``batch``; the writer seals each batch
-    in its transaction (as in production); ``seal=False`` switches that call off, for the comparison.
+    in its transaction (as in production); ``seal=False`` is the writer without the ledger, for the comparison.
     CPU time (this process: Python and SQLite) is the fair measure on a shared machine; with
     PostgreSQL the server's share is not in it."""
-    store = BatchStore(engine)
-    real_seal = frame_writer.seal_batch
+    store = BatchStore(engine, seal=seal)
     busy = cpu = 0.0
     try:
-        if not seal:
-            frame_writer.seal_batch = lambda cur, frames: []  # type: ignore[assignment]
         for i in range(0, len(recs), batch):
             chunk = recs[i:i + batch]
             t0, c0 = time.perf_counter(), time.process_time()
@@ -81,7 +77,6 @@ def write(engine: Engine, recs: list[tuple[Any, ...]], batch: int, *, seal: bool
             busy += time.perf_counter() - t0
             cpu += time.process_time() - c0
     finally:
-        frame_writer.seal_batch = real_seal
         store.close()
     return busy, cpu
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from hashlib import sha256
 
 from sqlalchemy import Engine
 
 from tianlan.ingest.item import ACCEPTED
-from tianlan.store import frame_writer
 from tianlan.store.frame_writer import BatchStore, Record
 
 
@@ -34,19 +31,14 @@ def records(start: int, n: int) -> list[Record]:
 def write_batches(engine: Engine, sizes: list[int], *, seal: bool = True, start: int = 0) -> list[int]:
     """Write batches through the real BatchStore, which seals each batch in its own transaction.
 
-    ``seal=False`` writes as a writer from before the ledger did (a data dir being upgraded): the
-    writer's seal call is switched off for those batches.
+    ``seal=False`` writes as a writer from before the ledger did (a data dir being upgraded).
     """
-    store = BatchStore(engine)
+    store = BatchStore(engine, seal=seal)
     ids: list[int] = []
     try:
         n = start
         for size in sizes:
-            if seal:
-                store.write(records(n, size))
-            else:
-                with _unsealed():
-                    store.write(records(n, size))
+            store.write(records(n, size))
             n += size
         cur = store.raw.cursor()
         cur.execute("SELECT id FROM raw_frames ORDER BY id")
@@ -56,13 +48,3 @@ def write_batches(engine: Engine, sizes: list[int], *, seal: bool = True, start:
     finally:
         store.close()
     return ids
-
-
-@contextmanager
-def _unsealed() -> Iterator[None]:
-    real = frame_writer.seal_batch
-    frame_writer.seal_batch = lambda cur, frames: []  # type: ignore[assignment]
-    try:
-        yield
-    finally:
-        frame_writer.seal_batch = real

@@ -170,8 +170,11 @@ class BatchStore:
     observations into a temporary table, then ``INSERT … SELECT … ON CONFLICT DO NOTHING``.
     """
 
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, seal: bool = True) -> None:
+        """``seal=False`` writes as a writer from before the ledger did (upgrade tests, the ledger
+        benchmark's baseline); production always seals."""
         self.engine = engine
+        self.seal = seal
         self.sqlite = is_sqlite(engine)
         self.ph = "?" if self.sqlite else "%s"
         self.raw = engine.raw_connection()
@@ -300,7 +303,8 @@ class BatchStore:
             self._copy(cur, "raw_frames", _RAW_COLS, frame_rows)
         # Raw frames are in, with their final ids, in this transaction: seal them in the ledger
         # (one Merkle root per batch, issue 5 §1), so the seal commits with the frames or not at all.
-        seal_batch(cur, [(res[0], rec[4]) for res, rec in zip(results, records, strict=True)])
+        if self.seal:
+            seal_batch(cur, [(res[0], rec[4]) for res, rec in zip(results, records, strict=True)])
         if n_rows:
             if sqlite:
                 if repeat:
