@@ -446,8 +446,11 @@ def score(scenario: str, alarms: Sequence[Alarm], truths: Sequence[GroundTruth],
 
 
 def evaluate(ds: DataSet, method: Method, *, injections: int, seed: int, gt_dir: Path | None = None,
-             progress: Callable[[str], None] | None = None) -> Result:
-    """The table of one data set and one method (clean row + one row per scenario)."""
+             progress: Callable[[str], None] | None = None, only: Sequence[str] | None = None) -> Result:
+    """The table of one data set and one method (clean row + one row per scenario).
+
+    ``only``: run just these scenarios (the others are skipped; each scenario keeps the seed it has
+    in a full run, so its row is the same either way)."""
     if not method.available:
         return Result(ds.name, ds.description, method.name, method.describe(ds), [], None, available=False)
     if isinstance(getattr(method, "errors", None), Counter):
@@ -464,6 +467,8 @@ def evaluate(ds: DataSet, method: Method, *, injections: int, seed: int, gt_dir:
     clean.top = Counter(a.detector for a in clean_alarms if a.level >= MIN_LEVEL).most_common(3)
     rows = []
     for k, name in enumerate(ds.scenarios):
+        if only is not None and name not in only:
+            continue
         if progress:
             progress(f"{ds.name} · {method.name} · {name}")
         frame, truths = random_injections(ds.frame, [name], injections, seed + 1000 * (k + 1), strict=False)
@@ -606,6 +611,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--seed", type=int, default=2019)
     ap.add_argument("--datasets", default="hebei,cems,water")
     ap.add_argument("--methods", default="tianlan,qartod")
+    ap.add_argument("--scenarios", default=None,
+                    help="only these scenarios, comma-separated (e.g. spray,clipping); seeds as in a full run")
     ap.add_argument("--cems-outlets", type=int, default=20)
     ap.add_argument("--water-rivers", type=int, default=4)
     ap.add_argument("--sim-days", type=int, default=61)
@@ -649,13 +656,19 @@ def main(argv: Sequence[str] | None = None) -> None:
             ap.error(f"unknown data set {n!r} (hebei, cems, water)")
     makers: dict[str, Callable[[], Method]] = {"tianlan": TianlanMethod, "qartod": QartodMethod}
     methods = [makers[m.strip()]() for m in args.methods.split(",") if m.strip()]
+    only = None if args.scenarios is None else [x.strip() for x in args.scenarios.split(",") if x.strip()]
+    if only is not None:
+        known = {s for ds in datasets for s in ds.scenarios}
+        unknown = sorted(set(only) - known)
+        if unknown:
+            ap.error(f"--scenarios: unknown {', '.join(unknown)} (known: {', '.join(sorted(known))})")
     t0 = time.perf_counter()
     with console.status("running…") as status:
         results = []
         for ds in datasets:
             for m in methods:
                 res = evaluate(ds, m, injections=args.injections, seed=args.seed, gt_dir=args.ground_truth,
-                               progress=lambda s: status.update(s))
+                               progress=lambda s: status.update(s), only=only)
                 results.append(res)
                 console.print(render(res))
                 if res.errors:
