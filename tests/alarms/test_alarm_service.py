@@ -53,11 +53,33 @@ def test_raise_stores_alarm_evidence_and_history(svc, mk, recorder) -> None:
 
 
 def test_rescanning_the_same_results_changes_nothing(svc, mk, recorder) -> None:
-    rs = [mk(hours=3), mk("SPA-01", start_h=1, hours=2, status=Status.SUSPECT, score=0.4)]
+    rs = [mk(hours=3), mk("SPA-01", start_h=1, hours=2, status=Status.SUSPECT, score=0.4),
+          mk("RNG-01", start_h=2, hours=1, reason="range")]
     svc.raise_results(rs)
     rep = svc.raise_results(rs)
-    assert rep.raised == [] and rep.extended == [] and rep.unchanged == 1
-    assert len(svc.repo.list_alarms()) == 1 and len(recorder.sent) == 1
+    # one alarm of evidence (XV-03 with SPA-01) and one of data quality (RNG-01): the kinds never mix
+    assert rep.raised == [] and rep.extended == [] and rep.unchanged == 2
+    assert sorted(a.detectors for a in svc.repo.list_alarms()) == [["RNG-01"], ["SPA-01", "XV-03"]]
+    assert len(recorder.sent) == 1
+
+
+def test_a_long_notice_neither_absorbs_nor_hides_a_finding(svc, mk, recorder) -> None:
+    """A month-long data-quality alarm (a month short of data) and a 2 h fraud finding inside it are
+    two alarms; with the first closed, a later finding inside its period is still raised and notified."""
+    month = mk("CMP-01", hours=720, status=Status.MISSING, reason="month incomplete", score=0.0)
+    svc.raise_results([month, mk("XV-03", start_h=100, hours=2, score=0.9)])
+    notice, alarm = sorted(svc.repo.list_alarms(), key=lambda a: a.level)
+    assert (notice.detector, notice.level, notice.end_utc - notice.start_utc) == ("CMP-01", 1, 720 * H)
+    assert (alarm.detector, alarm.level, alarm.start_utc, alarm.end_utc) == ("XV-03", 3, T0 + 100 * H, T0 + 102 * H)
+    assert [s[:2] for s in recorder.sent] == [(alarm.id, "raised")]
+    for action in ("ack", "verify"):
+        getattr(svc, action)(notice.id, user="ops", note="known outage")
+    svc.dispose(notice.id, user="ops", note="known outage", outcome="fault")
+    svc.close(notice.id, user="ops", note="known outage")
+    rep = svc.raise_results([mk("XV-03", start_h=400, hours=3, score=0.9)])
+    assert len(rep.raised) == 1 and rep.raised[0] not in (notice.id, alarm.id)
+    assert svc.repo.get(rep.raised[0]).start_utc == T0 + 400 * H
+    assert [s[:2] for s in recorder.sent][-1] == (rep.raised[0], "raised")
 
 
 def test_rescanning_a_long_alarm_changes_nothing(svc, mk) -> None:

@@ -3,9 +3,12 @@
 Pure (no I/O): ``tianlan qc scan`` uses it on files (A.csv) and the alarm service on the store.
 
 One episode per station, parameter (or :data:`~tianlan.alarms.policy.STATION_WIDE` ``*`` for
-results with no parameter) and stretch of time: results of that station and parameter whose gap
-is shorter than the policy's ``merge_gap_s`` (default 6 h) are one episode, whatever detectors
-produced them. Identical results (same detector, version, config hash, station, parameter, range,
+results with no parameter), band and stretch of time: results of that station and parameter whose
+gap is shorter than the policy's ``merge_gap_s`` (default 6 h) are one episode, whatever detectors
+produced them — except that evidence detectors (fraud families and fraud-targeting checks) and
+plain data-quality detectors make separate episodes
+(:meth:`~tianlan.alarms.policy.AlarmPolicy.is_evidence_detector`), so a month-long completeness
+alarm never absorbs a two-hour fraud finding inside it. Identical results (same detector, version, config hash, station, parameter, range,
 status and reason) count once. The level is the highest level of the episode's results (policy
 table), plus one when independent evidence corroborates it (see :mod:`tianlan.alarms.policy`).
 
@@ -100,7 +103,7 @@ def build_episodes(results: Sequence[QcResult], *, policy: AlarmPolicy | None = 
     rs = dedupe(results)
     levels: dict[int, int] = {}
     evidence_by_station: dict[str, list[QcResult]] = defaultdict(list)
-    groups: dict[tuple[str, str], list[QcResult]] = defaultdict(list)
+    groups: dict[tuple[str, str, bool], list[QcResult]] = defaultdict(list)
     floor = max(1, pol.min_level)
     for r in rs:
         rule = pol.rule_for(r)
@@ -108,7 +111,7 @@ def build_episodes(results: Sequence[QcResult], *, policy: AlarmPolicy | None = 
         if rule is not None and rule.evidence:
             evidence_by_station[r.station].append(r)
         if levels[id(r)] >= floor:
-            groups[(r.station, parameter_key(r.parameter))].append(r)
+            groups[(r.station, parameter_key(r.parameter), pol.is_evidence_detector(r.detector))].append(r)
 
     ev_arrays = {}
     for st, ev in evidence_by_station.items():
@@ -116,7 +119,7 @@ def build_episodes(results: Sequence[QcResult], *, policy: AlarmPolicy | None = 
                          [family_of(e) for e in ev])
 
     out: list[Episode] = []
-    for (station, parameter), members in groups.items():
+    for (station, parameter, _kind), members in groups.items():
         members.sort(key=lambda r: (r.start_utc, r.end_utc, r.detector))
         run: list[QcResult] = [members[0]]
         run_end = members[0].end_utc

@@ -162,6 +162,18 @@ class AlarmPolicy:
         rule = self.rule_for(r)
         return bool(rule and rule.evidence)
 
+    def is_evidence_detector(self, detector: str) -> bool:
+        """Whether ``detector`` (a catalogue ID; its family is the prefix, ``XV-03`` → ``xv``) is one
+        an evidence rule names — a fraud-family detector or a fraud-targeting check — as opposed to
+        plain data quality (completeness, range …).
+
+        Episodes and stored alarms never mix the two kinds: a long data-quality alarm (a month
+        short of data, say) must not swallow a two-hour fraud finding inside it — the finding is its
+        own alarm, notified as new, and closing the data-quality alarm does not hide it."""
+        fam = detector.split("-", 1)[0].lower()
+        return any(rule.evidence and (not rule.detectors or detector in rule.detectors)
+                   and (not rule.families or fam in rule.families) for rule in self.rules)
+
     def hash(self) -> str:
         """SHA-256 (hex, first 16) of the policy, recorded in every evidence bundle."""
         d = asdict(self)
