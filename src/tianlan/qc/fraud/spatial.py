@@ -313,6 +313,8 @@ def neighbour_z(series: Series, ctx: Context, *, max_km: float, max_neighbours: 
                               " and smooth (0.25 ≈ ×0.78), gas residuals move with local sources (0.4 ≈ ×0.67) …"),
         "shift_z": Param(3.0, "robust scales", "… and this many robust scales of the reference days; 0 disables the test"),
         "offsets": Param(None, "unit of the value", "per-parameter log offsets c; None = LOG_OFFSETS"),
+        "titration": Param(True, "", "an O3 episode below the neighbours is dropped when at least half of the O3 lost"
+                           " reappears as NO2 (NO from local traffic titrates O3 into NO2: chemistry, not the analyser)"),
     },
     systems=("air",),
     history_s=45 * 86400,
@@ -321,7 +323,7 @@ def neighbour_consistency(series: Series, ctx: Context, *, max_km: float, max_ne
                           window_days: float, z_threshold: float, min_hours: float, max_gap_hours: float,
                           min_scale: float, min_log_ratio: float, shift_days: int, shift_ref_days: int,
                           shift_min_ln: float | Mapping[str, float], shift_z: float,
-                          offsets: Mapping[str, float] | None) -> list[Finding]:
+                          offsets: Mapping[str, float] | None, titration: bool) -> list[Finding]:
     """Episodes and persistent shifts of the station against the median of its neighbours (SPA-01).
 
     Residual ``r = ln(x+c) − median ln(y_k+c)`` over neighbours within ``max_km`` (at least
@@ -331,6 +333,10 @@ def neighbour_consistency(series: Series, ctx: Context, *, max_km: float, max_ne
       ``min_hours`` hours in a row, with a median departure of at least ``min_log_ratio``. Single
       hours never alarm (D.2(a): 3.5–7.2 % of genuine hours have |z| > 3). Negative: blocked or
       sprayed inlet, neutralised gas; positive: a local source or up-scaling. Score = median |z|.
+      An O3 episode below the neighbours is dropped (``titration``) when at least half of the O3
+      the station lost against its expected level (neighbours' median × its usual offset) is
+      there as surplus NO2: local NO turns O3 into NO2 at night and next to roads — chemistry,
+      not the analyser (on clean Hebei 2019 a third of SPA-01's level-2 O3 episodes).
     * **level shift** — the median daily residual of the last ``shift_days`` moved by at least
       ``shift_min_ln`` and ``shift_z`` robust scales from the ``shift_ref_days`` before (a changed
       slope or span — persistent scaling — or an unapproved relocation). Score: 0.8 when the shift
@@ -357,8 +363,17 @@ def neighbour_consistency(series: Series, ctx: Context, *, max_km: float, max_ne
             dev = float(np.median((r[s:e] - base[s:e])[mask[s:e]]))
             if abs(dev) < min_log_ratio:
                 continue
+            share = None
+            if titration and sign < 0 and series.parameter == O3_CODE:
+                share = _titration_share(series, ctx, res, s, e, mask, max_km=max_km, max_neighbours=int(max_neighbours),
+                                         min_neighbours=int(min_neighbours), window_days=window_days,
+                                         min_scale=min_scale, offsets=offsets)
+                if share is not None and share >= 0.5:
+                    continue  # O3 turned into NO2 by local NO: at least half the O3 lost is there as NO2
             ev = _spa_evidence(series, res, s, e, thresholds)
             ev.update({"kind": "episode", "departure_ln": round(dev, 4), "departure_factor": round(float(np.exp(dev)), 3)})
+            if share is not None:
+                ev["no2_surplus_share_of_o3_shortfall"] = round(share, 3)
             out.append(Finding(s, e, Status.SUSPECT,
                                "SPA-01 station below its neighbours" if sign < 0 else "SPA-01 station above its neighbours",
                                score01(float(np.median(np.abs(zz))), z_threshold), ev))
@@ -383,6 +398,34 @@ def neighbour_consistency(series: Series, ctx: Context, *, max_km: float, max_ne
                                score01(abs(ep["shift"]), max(min_shift, shift_z * ep["scale"])), ev))
     out.sort(key=lambda f: (f.start, f.end))
     return out
+
+
+O3_CODE, NO2_CODE = "a05024", "a21004"
+
+
+def _titration_share(series: Series, ctx: Context, res: Mapping[str, Any], s: int, e: int, mask: np.ndarray,
+                     **nz: Any) -> float | None:
+    """How much of the station's O3 shortfall over the ``mask`` hours of [s, e) reappears as NO2
+    (O3 + NO → NO2 + O2: µg/m³ for µg/m³, the molar masses being 48 and 46): the median NO2 surplus
+    over the median O3 shortfall, each against what the neighbours and the station's usual offset
+    from them (SPA-01's baseline) predict. None without the station's NO2 or its residual."""
+    own_no2 = ctx.series.get(NO2_CODE)
+    if own_no2 is None or not len(own_no2):
+        return None
+    no2 = aligned(series.times, own_no2)
+    nres = neighbour_z(Series(series.station, NO2_CODE, series.times, no2, step_s=series.step_s), ctx, **nz)
+    if nres is None:
+        return None
+    with np.errstate(invalid="ignore", over="ignore"):
+        short = np.exp(res["baseline"] + res["nb_log_median"]) - res["offset"] - series.values
+        surplus = no2 - (np.exp(nres["baseline"] + nres["nb_log_median"]) - nres["offset"])
+    m = mask[s:e]
+    sh, su = short[s:e][m], surplus[s:e][m]
+    ok = np.isfinite(sh) & np.isfinite(su)
+    if not ok.any():
+        return None
+    lost = float(np.median(sh[ok]))
+    return float(np.median(su[ok])) / lost if lost > 0 else None
 
 
 def _spa_evidence(series: Series, res: Mapping[str, Any], s: int, e: int, thresholds: Mapping[str, Any]) -> dict[str, Any]:
