@@ -27,6 +27,7 @@ import multiprocessing as mp
 import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -196,8 +197,17 @@ def run_one(backend: str, args: argparse.Namespace) -> dict:
         wr0 = sum(cpu_s(p) for p in writers)
         db0 = sum(_cpu_or_0(p) for p in backends)
         load0 = os.getloadavg()[0]
+        perf = None
+        if args.perf:  # Linux perf over the send phase only: gateway and writer (compiled code shows by name)
+            pids = ",".join(str(p) for p in [proc.pid, *writers])
+            perf = subprocess.Popen(["perf", "record", "-F", "1999", "-g", "-p", pids, "-o", args.perf],
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(0.5)  # perf attaches
         parent.send("go")
         r = parent.recv()
+        if perf is not None:
+            perf.send_signal(signal.SIGINT)
+            perf.wait(60)
         gw_cpu = cpu_s(proc.pid) - gw0
         wr_cpu = sum(cpu_s(p) for p in writers) - wr0
         db_cpu = sum(_cpu_or_0(p) for p in backends) - db0
@@ -247,6 +257,9 @@ def main() -> None:
     ap.add_argument("--pg-url", default=None)
     ap.add_argument("--verbose", action="store_true", help="print the writer's counters")
     ap.add_argument("--keep", action="store_true", help="keep the data directory (printed) after the run")
+    ap.add_argument("--perf", metavar="FILE", default=None,
+                    help="record the gateway and writer processes with Linux perf over the send phase into FILE "
+                         "(perf report -i FILE --sort pid,dso,symbol)")
     args = ap.parse_args()
     backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
     results = []

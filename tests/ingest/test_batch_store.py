@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import time
 
+import pytest
 from sqlalchemy import insert, select
 
 from tianlan.ingest.item import ACCEPTED, QUARANTINED, IngestItem
@@ -103,3 +104,47 @@ def test_same_key_twice_in_one_batch_keeps_the_first_received(store):
         got = c.execute(select(observations.c.time_utc, observations.c.value, observations.c.cou)
                         .order_by(observations.c.time_utc)).all()
     assert [tuple(r) for r in got] == [(T0, 1.0, 9.0), (T0 + 3600, 4.0, None)]
+
+
+def test_retransmissions_found_by_data_time_and_sha_across_batches(store):
+    """Re-sends are looked up through (data_utc, sha256): data frames by their DataTime, frames
+    without observations (data_utc NULL) among those; a frame whose bytes differ is new."""
+    dev = _device(store)
+    hour = [(T0 + 3600 * k, "a34004", "hour", float(k), "N", 1.0, 2.0, None, None, None) for k in range(3)]
+    items = [_item(dev, k, [hour[k]]) for k in range(3)]
+    notice = _item(dev, 10, [])  # e.g. a time-calibration request: accepted, no observations
+    bs = BatchStore(store)
+    first = bs.write([to_record(it) for it in [*items, notice]])
+    # next batch: every one again byte for byte, one frame with other bytes but the same DataTime,
+    # and a frame without rows whose bytes equal none stored
+    other = _item(dev, 20, [hour[1]])
+    new_notice = _item(dev, 11, [])
+    again = bs.write([to_record(it) for it in [items[2], notice, other, items[0], new_notice, items[1]]])
+    bs.close()
+    ids = {it.data: r[0] for it, r in zip([*items, notice], first, strict=True)}
+    assert [r[1:] for r in again] == [
+        ("duplicate", "retransmission", ids[items[2].data]),
+        ("duplicate", "retransmission", ids[notice.data]),
+        (ACCEPTED, None, None),
+        ("duplicate", "retransmission", ids[items[0].data]),
+        (ACCEPTED, None, None),
+        ("duplicate", "retransmission", ids[items[1].data]),
+    ]
+    with store.connect() as c:
+        stored = c.execute(select(raw_frames.c.id, raw_frames.c.status, raw_frames.c.data_utc, raw_frames.c.duplicate_of)
+                           .order_by(raw_frames.c.id)).all()
+        n_obs = len(c.execute(select(observations.c.time_utc)).all())
+    assert [s[2] for s in stored[:4]] == [T0, T0 + 3600, T0 + 7200, None]  # data_utc as the index has it
+    assert [s[1] for s in stored].count(ACCEPTED) == 6 and n_obs == 3  # `other` repeats a stored key
+    assert stored[5][3] == ids[notice.data]
+
+
+def test_results_must_match_the_batch():
+    from tianlan.ingest.rows import apply_results
+
+    items = [_item(1, k, []) for k in range(2)]
+    apply_results(items, [(7, ACCEPTED, None, None), (8, "duplicate", "retransmission", 7)])
+    assert [(it.frame_id, it.status, it.reason, it.duplicate_of) for it in items] == [
+        (7, ACCEPTED, None, None), (8, "duplicate", "retransmission", 7)]
+    with pytest.raises(ValueError, match="1 results for a batch of 2"):
+        apply_results(items, [(9, ACCEPTED, None, None)])

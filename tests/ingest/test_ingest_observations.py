@@ -131,3 +131,45 @@ def _finite(text: str) -> bool:
 def test_number_uses_the_fast_path_only_when_compiled() -> None:
     assert observations.COMPILED == (not observations.__file__.endswith(".py"))
     assert _number(None) is None
+
+
+def _reference_rows(p) -> list:  # type: ignore[no-untyped-def]
+    """The rows as the module docstring defines them, one lookup per column (the straightforward
+    form `packet_observations` computes in one pass over each factor's items)."""
+    kind, value_suffixes = observations.DATA_CNS[p.cn]
+    t = hj212_time_to_utc(p.cp.data_time)
+    zs = "ZsRtd" if kind == "rtd" else "ZsAvg"
+    rows = []
+    for code, items in p.cp.factors.items():
+        value_text = next((items[s] for s in value_suffixes if s in items), None)
+        value = _number(value_text)
+        extra = {k: v for k, v in items.items() if k not in observations._COLUMN_SUFFIXES}
+        if value_text is not None and value is None:
+            extra["text"] = value_text
+        param = observations.normalise_code(code, p.st) if p.dialect == "2005" else code
+        if param != code:
+            extra["code"] = code
+        rows.append((t, param, kind, value, items.get("Flag"), _number(items.get("Min")), _number(items.get("Max")),
+                     _number(items.get("Cou")), _number(items.get(zs)), orjson.dumps(extra).decode() if extra else None))
+    return rows
+
+
+_SUFFIXES = ["Rtd", "Avg", "Min", "Max", "Cou", "Flag", "ZsRtd", "ZsAvg", "Data", "DayData", "RS", "RT", "Info",
+             "EFlag", "SampleTime", "ZsMin", "SN", "td"]
+_TEXTS = (st.sampled_from(["12.5", "-0.3", "N", "D", "n/a", "1e5", "//abc//", ""])
+          | st.from_regex(r"[0-9]{1,4}\.[0-9]{1,2}", fullmatch=True))
+
+
+@given(
+    cn=st.sampled_from(sorted(observations.DATA_CNS)),
+    flag=st.sampled_from([0, 5]),
+    factors=st.lists(
+        st.tuples(st.sampled_from(["a34004", "a21026", "B01", "w01018", "SB1"]),
+                  st.dictionaries(st.sampled_from(_SUFFIXES), _TEXTS, min_size=1, max_size=8)),
+        min_size=1, max_size=4, unique_by=lambda f: f[0]),
+)
+def test_rows_equal_the_one_lookup_per_column_form(cn: str, flag: int, factors: list) -> None:  # type: ignore[type-arg]
+    p = decode(build_frame(f"QN=20190101000000000;ST=32;CN={cn};PW=123456;MN={MN};Flag={flag};CP=&&DataTime=20190101080000;"
+                           + ";".join(",".join(f"{code}-{s}={v}" for s, v in items.items()) for code, items in factors)
+                           + "&&"))
+    assert packet_observations(p) == _reference_rows(p)

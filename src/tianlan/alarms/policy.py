@@ -250,6 +250,13 @@ def _rule(i: int, r: Any, where: str) -> LevelRule:
                      status, float(r.get("min_score", 0.0)), bool(r.get("evidence", False)))
 
 
+def policy_for(config: Any) -> AlarmPolicy | None:
+    """The alarm policy of a QC configuration's ``alarms:`` section (``QcConfig.alarms``); None when
+    it has none (the default policy applies)."""
+    section = getattr(config, "alarms", None)
+    return AlarmPolicy.from_mapping(section, where=getattr(config, "origin", "") or "config") if section else None
+
+
 def level_label(level: int) -> str:
     """``3级 严重 / L3 serious``."""
     zh, en = LEVEL_NAMES.get(level, ("?", "?"))

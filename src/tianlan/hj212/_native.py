@@ -40,6 +40,7 @@ COMPILED_MODULES: tuple[str, ...] = (
     "tianlan.ingest.item",
     "tianlan.ingest.observations",
     "tianlan.ingest.processor",
+    "tianlan.ingest.rows",
 )
 """Modules compiled by mypyc (the gateway's per-frame path); the rest of the package stays Python."""
 

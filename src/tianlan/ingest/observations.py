@@ -116,6 +116,27 @@ def _number(text: str | None) -> float | None:
     return v
 
 
+_TIMES: Final[dict[str, int]] = {}  # DataTime text → UTC epoch s: devices report the same periods
+_TIMES_MAX: Final = 4096
+
+
+def _utc_of(data_time: str) -> int:
+    """UTC epoch seconds of a DataTime text (Beijing time), remembered for the next frames."""
+    t = _TIMES.get(data_time)
+    if t is not None:
+        return t
+    try:
+        t = hj212_time_to_utc(data_time)
+    except InputError as e:  # what it raises for a malformed or impossible time (e.g. month 13)
+        raise ObservationError("DataTime", e.reason) from e
+    except ValueError as e:
+        raise ObservationError("DataTime", str(e)) from e
+    if len(_TIMES) >= _TIMES_MAX:
+        _TIMES.clear()
+    _TIMES[data_time] = t
+    return t
+
+
 def packet_observations(p: Packet) -> list[ObsRow]:
     """Observation rows of a data upload; [] for packets that carry no data (answers, notices…)."""
     spec = DATA_CNS.get(p.cn or "")
@@ -129,20 +150,41 @@ def packet_observations(p: Packet) -> list[ObsRow]:
     dt = cp.data_time
     if dt is None:
         raise ObservationError("DataTime", f"CN {p.cn} data packet without DataTime")
-    try:
-        t = hj212_time_to_utc(dt)
-    except InputError as e:  # what it raises for a malformed or impossible time (e.g. month 13)
-        raise ObservationError("DataTime", e.reason) from e
-    except ValueError as e:
-        raise ObservationError("DataTime", str(e)) from e
+    t = _utc_of(dt)
     old = p.dialect == Dialect.HJ212_2005
     st = p.st
     rows: list[ObsRow] = []
     column_suffixes = _COLUMN_SUFFIXES
     zs_suffix = "ZsRtd" if kind == "rtd" else "ZsAvg"
     first_suffix = value_suffixes[0]
+    first_is_column = first_suffix in column_suffixes  # not "Info": it goes to extra as well
     for code, items in factors.items():
-        value_text = items.get(first_suffix)
+        # One pass over the items (a handful) instead of a lookup per column: the scanner hands
+        # over the interned suffix strings, so most comparisons below succeed on identity.
+        value_text: str | None = None
+        flag: str | None = None
+        min_text: str | None = None
+        max_text: str | None = None
+        cou_text: str | None = None
+        zs_text: str | None = None
+        plain = len(items) <= 5  # no item for extra
+        for suffix, text in items.items():
+            if suffix == first_suffix:
+                value_text = text
+                if not first_is_column:
+                    plain = False
+            elif suffix == "Flag":
+                flag = text
+            elif suffix == "Min":
+                min_text = text
+            elif suffix == "Max":
+                max_text = text
+            elif suffix == "Cou":
+                cou_text = text
+            elif suffix == zs_suffix:
+                zs_text = text
+            elif suffix not in column_suffixes:
+                plain = False
         if value_text is None:
             for s in value_suffixes:
                 value_text = items.get(s)
@@ -150,7 +192,7 @@ def packet_observations(p: Packet) -> list[ObsRow]:
                     break
         value = _number(value_text)
         extra: dict[str, str] | None = None
-        if len(items) > 5 or not column_suffixes.issuperset(items):
+        if not plain:
             extra = {k: v for k, v in items.items() if k not in column_suffixes}
         if value_text is not None and value is None:
             if extra is None:
@@ -167,11 +209,11 @@ def packet_observations(p: Packet) -> list[ObsRow]:
                 param,
                 kind,
                 value,
-                items.get("Flag"),
-                _number(items.get("Min")),
-                _number(items.get("Max")),
-                _number(items.get("Cou")),
-                _number(items.get(zs_suffix)),
+                flag,
+                _number(min_text),
+                _number(max_text),
+                _number(cou_text),
+                _number(zs_text),
                 orjson.dumps(extra).decode() if extra else None,
             )
         )

@@ -113,6 +113,37 @@ def window_leaves(rows: Sequence[Sequence[Any]]) -> list[bytes]:
     return [_LEAF.pack(d, len(rs)) + sha256(_ENCODE(rs).encode("utf-8")).digest() for d, rs in sorted(by_dev.items())]
 
 
+def window_digests(rows: Sequence[Sequence[Any]]) -> tuple[list[bytes], bytes]:
+    """``(window_leaves(rows), obs_digest(rows))``, encoding each row once when it can.
+
+    When the device ids never decrease along ``rows`` (a window of hour or day data: one period
+    start, so primary-key order is device order), the JSON of the whole array is the devices'
+    arrays joined — ``[`` + their contents joined by ``,`` + ``]`` — byte for byte what
+    :func:`obs_digest` encodes; otherwise (minute or real-time data) the rows are encoded again.
+    """
+    by_dev: dict[int, list[Sequence[Any]]] = {}
+    grouped = True
+    last = None
+    for r in rows:
+        d = r[1]
+        lst = by_dev.get(d)
+        if lst is None:
+            by_dev[d] = [r]
+        else:
+            lst.append(r)
+        if last is not None and d < last:
+            grouped = False
+        last = d
+    leaves = []
+    parts = []
+    for d, rs in sorted(by_dev.items()):
+        text = _ENCODE(rs)
+        leaves.append(_LEAF.pack(d, len(rs)) + sha256(text.encode("utf-8")).digest())
+        parts.append(text[1:-1])
+    whole = "[" + ",".join(parts) + "]" if grouped else _ENCODE(rows)
+    return leaves, sha256(whole.encode("utf-8")).digest()
+
+
 def parse_window_leaf(leaf: bytes) -> tuple[int, int, bytes]:
     """(device_id, rows, digest) of a 44-byte observation leaf."""
     d, n = _LEAF.unpack(leaf[:12])
@@ -181,12 +212,12 @@ def seal_observations(engine: Engine, *, now: float | None = None) -> int:
 
 def _seal_window(conn: Any, window: int, through: int) -> Entry:
     rows = repo.observations_in_window(conn, window, window + OBS_WINDOW_S) if window != NO_WINDOW else []
-    leaves = window_leaves(rows)
+    leaves, digest = window_digests(rows)
     root = merkle.root(leaves)
     entry = append_raw(conn, kind="observations.seal", actor=SYSTEM, subject_table="observations",
                        subject_key="" if window == NO_WINDOW else str(window),
                        payload={"window_utc": None if window == NO_WINDOW else window, "window_s": OBS_WINDOW_S,
                                 "devices": len(leaves), "rows": len(rows), "root": root.hex(),
-                                "digest": obs_digest(rows).hex(), "through_id": through})
+                                "digest": digest.hex(), "through_id": through})
     repo.insert_seal(repo.Exec(conn), entry.seq, OBSERVATIONS, window, through, len(leaves), root, b"".join(leaves))
     return entry

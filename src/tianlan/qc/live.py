@@ -19,10 +19,18 @@ the span of data time — and counted (``dropped_to_catch_up``); from then on ev
 backlog until the worker has emptied the queue, so data are checked in the order they arrived. The
 worker then reads the backlog's observations back from the store (they are durable: the batch was
 committed before the listener saw it) and checks them in chunks (``caught_up`` frames). Counters
-(:meth:`LiveQc.as_dict`) are in ``/api/v1/health`` under ``live_qc``. The backlog lives in memory:
-when the process stops with a backlog it is logged, and the stream's priming on the next start
-re-checks each station's history window when its next frame arrives (``tianlan qc scan`` over the
-store covers anything older).
+(:meth:`LiveQc.as_dict`) are in ``/api/v1/health`` under ``live_qc``.
+
+**The backlog survives a restart.** A small recorder thread writes the backlog's spans to the store
+(``live_qc_backlog``, :class:`~tianlan.store.qc_live_repo.QcLiveRepo`) whenever it has grown (at most
+once a second: the listener only sets an event; the worker is busy when there is a backlog), and
+the worker moves them forward as the catch-up checks each slice of data time, deleting them when
+done; when the service stops, what is left (the backlog, and any queued batches the worker did not
+reach before the stop's timeout) is written too. The next start (``tianlan serve``) reads the
+pending spans and catches them up first (``restored_frames``; ``backlog_stored_frames`` counts the
+frames of the records still in the store). Only a crash within a second of a batch being
+recorded loses its record; the stream's priming then re-checks each
+station's history window when its next frame arrives (``tianlan qc scan`` covers anything older).
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -51,6 +60,8 @@ CATCH_UP_WINDOW_S: dict[str, int] = {"hour": 7 * 86400, "min": 6 * 3600}
 ROUND_MAX = 5000
 #: Seconds without new data after which the worker looks for stations that went quiet.
 FLUSH_EVERY_S = 60.0
+#: Least seconds between two writes of a growing backlog's record to the store.
+RECORD_EVERY_S = 1.0
 
 
 @dataclass
@@ -63,6 +74,7 @@ class LiveStats:
     rounds: int = 0  # worker rounds (one StreamingQc call each, or a catch-up chunk)
     dropped_to_catch_up: int = 0  # frames not queued (queue full or catching up): re-read from the store
     caught_up: int = 0  # frames re-read from the store and checked
+    restored_frames: int = 0  # frames of the backlog a previous run left in the store, found at start
     results: int = 0  # new QC results stored
     alarms_raised: int = 0
     alarms_extended: int = 0
@@ -77,11 +89,27 @@ class LiveStats:
 
 @dataclass
 class _Backlog:
-    """Data committed but not queued: per (device id, kind) the span of period start times."""
+    """Data committed but not queued: per (device id, kind) the span of period start times.
 
-    spans: dict[tuple[int, str], list[int]] = field(default_factory=dict)  # → [min t, max t]
+    ``generation`` names it in the store (``live_qc_backlog``); ``dirty``: grown since last written."""
+
+    spans: dict[tuple[int, str], list[int]] = field(default_factory=dict)  # → [min t, max t, frames]
     frames: int = 0
     since: float = 0.0  # wall time of the oldest batch recorded (0: empty)
+    generation: str = field(default_factory=lambda: uuid.uuid4().hex)
+    dirty: bool = False
+
+    @classmethod
+    def restored(cls, spans: Sequence[Any]) -> _Backlog:
+        """A backlog from the store's pending spans of one generation (:class:`BacklogSpan`)."""
+        bl = cls(generation=spans[0].generation, since=min(s.recorded_utc for s in spans))
+        for s in spans:
+            bl.spans[(s.device_id, s.kind)] = [s.first_utc, s.last_utc, s.frames]
+            bl.frames += s.frames
+        return bl
+
+    def snapshot(self) -> dict[tuple[int, str], tuple[int, int, int]]:
+        return {k: (v[0], v[1], v[2]) for k, v in self.spans.items()}
 
     def add(self, batch: Sequence[IngestItem], now: float) -> int:
         n = 0
@@ -96,16 +124,20 @@ class _Backlog:
                 t = int(row[0])
                 sp = self.spans.get((it.device_id, kind))
                 if sp is None:
-                    self.spans[(it.device_id, kind)] = [t, t]
+                    sp = self.spans[(it.device_id, kind)] = [t, t, 0]
                 else:
                     if t < sp[0]:
                         sp[0] = t
                     if t > sp[1]:
                         sp[1] = t
+                if not hit:
+                    sp[2] += 1
                 hit = True
             n += hit
         if n and not self.since:
             self.since = now
+        if n:
+            self.dirty = True
         self.frames += n
         return n
 
@@ -143,6 +175,11 @@ class LiveQc:
         self._busy = False
         self._last_resolve = 0.0
         self._checked_to = 0  # latest period start checked (UTC s), for auto-resolve
+        self._stored: dict[str, int] = {}  # backlog generation → frames of its record in the store
+        self._save_lock = threading.Lock()  # one write of a backlog record at a time
+        self._grown = threading.Event()  # the backlog grew: the recorder thread writes it
+        self._halt = threading.Event()
+        self._recorder: threading.Thread | None = None
 
     @classmethod
     def from_settings(cls, engine: Engine, settings: Any) -> LiveQc:
@@ -165,6 +202,7 @@ class LiveQc:
             self.stats.batches += 1
             if self._stopping:
                 self.stats.dropped_to_catch_up += self._backlog.add(batch, now)
+                self._grown.set()
                 return
             if self._catching_up or self._q_frames + n > self.queue_max:
                 if not self._catching_up:
@@ -172,6 +210,7 @@ class LiveQc:
                     log.warning("live QC: queue full (%d frames); recording a backlog to re-read from the store",
                                 self._q_frames)
                 self.stats.dropped_to_catch_up += self._backlog.add(batch, now)
+                self._grown.set()
                 self._cv.notify()
                 return
             self._q.append((now, batch))
@@ -184,25 +223,44 @@ class LiveQc:
     def start(self) -> LiveQc:
         """Start the worker thread (builds the stream and the alarm service there, off the loop)."""
         if self._thread is None:
+            with self._cv:
+                self._busy = True  # until the stream is built and a stored backlog caught up
             self._thread = threading.Thread(target=self._run, name="tianlan-live-qc", daemon=True)
             self._thread.start()
+            self._recorder = threading.Thread(target=self._record, name="tianlan-live-qc-backlog", daemon=True)
+            self._recorder.start()
         return self
 
     def stop(self, timeout: float = 30.0) -> None:
-        """Finish what is queued (up to ``timeout`` s), then stop; a backlog left is logged."""
+        """Finish what is queued (up to ``timeout`` s), then stop; the backlog left (and what is still
+        queued) is written to the store, to be caught up on the next start."""
         th = self._thread
         with self._cv:
             self._stopping = True
             self._cv.notify()
+        self._halt.set()
+        self._grown.set()
         if th is not None:
             th.join(timeout)
-        left = self._q_frames + self._backlog.frames
+        if self._recorder is not None:
+            self._recorder.join(timeout)
+        now = self.clock()
+        with self._cv:  # batches the worker did not reach: committed, so recorded like any backlog
+            while self._q:
+                _, b = self._q.popleft()
+                self._backlog.add(b, now)
+            self._q_frames = 0
+            left = self._backlog.frames
+        saved = self._save(self._backlog)
         if left:
-            log.warning("live QC stopped with %d frames unchecked (checked again from the store's history "
-                        "when their stations next report; `tianlan qc scan` covers the rest)", left)
+            log.warning("live QC stopped with %d frames unchecked%s", left,
+                        " (kept in the store: checked on the next start)" if saved else
+                        " (not kept: checked again from the store's history when their stations next report; "
+                        "`tianlan qc scan` covers the rest)")
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
-        """Wait until the queue and the backlog are empty and the worker is idle (tests, tools)."""
+        """Wait until the queue and the backlog (a stored one found at start included) are empty and
+        the worker is idle (tests, tools)."""
         deadline = time.monotonic() + timeout
         with self._cv:
             while self._q or self._backlog.frames or self._busy:
@@ -222,12 +280,10 @@ class LiveQc:
             self.config = cfg
             self.stream = StreamingQc(self.engine, cfg)
         if self.service is None:
-            from tianlan.alarms.policy import AlarmPolicy
+            from tianlan.alarms.policy import policy_for
             from tianlan.alarms.service import AlarmService
 
-            cfg = self.stream.config
-            policy = AlarmPolicy.from_mapping(cfg.alarms, where=cfg.origin) if cfg.alarms else None
-            self.service = AlarmService.from_settings(self.engine, self.settings, policy=policy)
+            self.service = AlarmService.from_settings(self.engine, self.settings, policy=policy_for(self.stream.config))
 
     def _run(self) -> None:
         try:
@@ -239,7 +295,15 @@ class LiveQc:
                 self._stopping = True
                 self._q.clear()
                 self._q_frames = 0
+                self._busy = False
+                self._cv.notify_all()
             return
+        try:
+            self._restore()
+        finally:
+            with self._cv:
+                self._busy = False
+                self._cv.notify_all()
         while True:
             with self._cv:
                 idle = False
@@ -269,7 +333,9 @@ class LiveQc:
                 self._busy = True
             try:
                 if backlog is not None:
-                    self._catch_up(backlog)
+                    self._save(backlog)
+                    if self._catch_up(backlog):  # else stopping: the rest stays in the store for the next start
+                        self._forget(backlog)
                 else:
                     self._process(items)
                     self.stats.processed += len(items)
@@ -330,18 +396,111 @@ class LiveQc:
         now = self.clock()
         if self.resolve_every_s > 0 and self._checked_to and now - self._last_resolve >= self.resolve_every_s:
             self._last_resolve = now
-            st.auto_resolved += len(self.service.auto_resolve(self._checked_to))
+            # quiet means quiet for as long as the slowest detector takes to look again: a condition a
+            # daily analysis (SPA-01, XV-03) finds is re-found only a day of data later, and closing
+            # its alarm in between would split one episode into a new alarm per day
+            lag = self.stream.recheck_s() if hasattr(self.stream, "recheck_s") else 0
+            st.auto_resolved += len(self.service.auto_resolve(self._checked_to - lag))
         st.busy_s += time.perf_counter() - t0
 
-    def _catch_up(self, backlog: _Backlog) -> None:
-        """Re-read the backlog's observations from the store and check them, in time order, in chunks."""
+    # -- the backlog in the store ---------------------------------------------------------------------
+
+    def _record(self) -> None:
+        """Recorder thread: write the backlog's record whenever it grew, at most every
+        :data:`RECORD_EVERY_S` — apart from the worker, which is busy when there is a backlog."""
+        while not self._halt.is_set():
+            self._grown.wait()
+            if self._halt.is_set():
+                return
+            self._grown.clear()
+            with self._cv:
+                backlog = self._backlog
+            if not self._save(backlog):
+                self._grown.set()  # tried again after the pause
+            self._halt.wait(RECORD_EVERY_S)
+
+    def _save(self, backlog: _Backlog) -> bool:
+        """Write a grown backlog's spans to the store (recorder, worker or the stopping thread); True
+        when the store holds them."""
+        from tianlan.store.qc_live_repo import QcLiveRepo
+
+        with self._save_lock:
+            with self._cv:
+                if not backlog.dirty:
+                    return backlog.generation in self._stored or not backlog.frames
+                spans, frames, since = backlog.snapshot(), backlog.frames, backlog.since
+                backlog.dirty = False
+            try:
+                QcLiveRepo(self.engine).save(backlog.generation, spans, since)
+            except Exception:
+                with self._cv:
+                    backlog.dirty = True
+                    self.stats.errors += 1
+                log.exception("live QC: cannot write the backlog record (%d frames) to the store", frames)
+                return False
+            with self._cv:
+                self._stored[backlog.generation] = frames
+            return True
+
+    def _forget(self, backlog: _Backlog) -> None:
+        """Drop a caught-up backlog's record from the store."""
+        from tianlan.store.qc_live_repo import QcLiveRepo
+
+        try:
+            QcLiveRepo(self.engine).delete(backlog.generation)
+        except Exception:  # the next start checks it once more: results are not reported twice
+            self.stats.errors += 1
+            log.exception("live QC: cannot delete the caught-up backlog record %s", backlog.generation)
+            return
+        with self._cv:
+            self._stored.pop(backlog.generation, None)
+
+    def _restore(self) -> None:
+        """Catch up the backlogs a previous run left in the store, oldest first (worker, at start)."""
+        from tianlan.store.qc_live_repo import QcLiveRepo
+
+        try:
+            pending = QcLiveRepo(self.engine).pending()
+        except Exception:
+            self.stats.errors += 1
+            log.exception("live QC: cannot read the stored backlog")
+            return
+        with self._cv:  # this run's own backlog may already be recorded: it is caught up as usual
+            own = {self._backlog.generation, *self._stored}
+        gens: dict[str, list[Any]] = {}
+        for sp in pending:
+            if sp.generation not in own:
+                gens.setdefault(sp.generation, []).append(sp)
+        restored = [_Backlog.restored(spans) for spans in gens.values()]
+        with self._cv:
+            for bl in restored:
+                self._stored[bl.generation] = bl.frames
+                self.stats.restored_frames += bl.frames
+        if restored:
+            log.warning("live QC: catching up %d frames left unchecked by the previous run",
+                        sum(bl.frames for bl in restored))
+        for bl in restored:
+            try:
+                if not self._catch_up(bl):
+                    return  # stopping: the record stays
+            except Exception:
+                self.stats.errors += 1
+                log.exception("live QC: catching up a stored backlog failed (it stays in the store)")
+                return
+            self._forget(bl)
+
+    def _catch_up(self, backlog: _Backlog) -> bool:
+        """Re-read the backlog's observations from the store and check them, in time order, in chunks,
+        recording the progress in the store; False when stopped before the end."""
+        from tianlan.store.qc_live_repo import QcLiveRepo
         from tianlan.store.qc_repo import QcRepo
 
         repo = QcRepo(self.engine)
+        progress = QcLiveRepo(self.engine)
         hist = self.stream._history if self.stream is not None else {}
         log.info("live QC: catching up %d frames from the store", backlog.frames)
         by_kind: dict[str, tuple[list[int], int, int]] = {}
-        for (device_id, kind), (a, b) in backlog.spans.items():
+        for (device_id, kind), (a, b, _n) in backlog.spans.items():
             ids, lo, hi = by_kind.get(kind, ([], a, b))
             ids.append(device_id)
             by_kind[kind] = (ids, min(lo, a), max(hi, b))
@@ -359,9 +518,17 @@ class LiveQc:
                 items = [IngestItem(b"", rec, "catch-up", status=ACCEPTED, device_id=d, obs=rows)
                          for (_t, d, rec), rows in sorted(groups.items())]
                 for i in range(0, len(items), CATCH_UP_CHUNK):
+                    if self._stopping:
+                        return False
                     chunk = items[i:i + CATCH_UP_CHUNK]
                     self._process(chunk)
                     self.stats.caught_up += len(chunk)
+                try:
+                    progress.advance(backlog.generation, kind, min(w + step, b + 1))
+                except Exception:  # the next start re-checks this slice: results are not reported twice
+                    self.stats.errors += 1
+                    log.exception("live QC: cannot record the catch-up's progress")
+        return True
 
     # -- counters ------------------------------------------------------------------------------------
 
@@ -387,6 +554,8 @@ class LiveQc:
             "dropped_to_catch_up": st.dropped_to_catch_up,
             "caught_up": st.caught_up,
             "backlog_frames": self._backlog.frames,
+            "backlog_stored_frames": sum(self._stored.values()),
+            "restored_frames": st.restored_frames,
             "catching_up": self._catching_up,
             "lag_s": self.lag_s(),
             "last_lag_s": round(st.last_lag_s, 3),

@@ -14,8 +14,10 @@ those in ``qc_results`` and returns them.
 What is checked: accepted frames' ``hour`` and ``min`` observations (real-time ``rtd`` values are
 stored but not checked here: their minute/hour aggregates are). Which detectors stream: every
 configured one except those marked ``stream: false`` in the configuration, those registered with
-``history_s=0``, the forensic family (``for``) and :data:`BATCH_ONLY` — tests that need months or
-years of a station's own record; batch scans (``tianlan qc scan``) run them.
+``history_s=0``, the forensic family (``for``; opt-in with ``forensic_every_s``, see
+:data:`FORENSIC_EVERY_S`) and :data:`BATCH_ONLY` — tests that need months or years of a station's own
+record; batch scans (``tianlan qc scan``) run them. Findings about data the detectors had already
+passed, which surface only as the window slides, are not reported (:data:`LATE_S`).
 
 On first sight of a station (after a restart, say) its history and its neighbours' are read from
 the store, and what was already reported in that window under the same configuration is not
@@ -36,6 +38,7 @@ import numpy as np
 from sqlalchemy import Engine
 
 from tianlan.ingest.item import ACCEPTED, IngestItem
+from tianlan.model.timeutil import BEIJING_OFFSET_S
 from tianlan.qc.checks._common import attach_flag_state
 from tianlan.qc.config import PlanItem, QcConfig, SiteScope, default_config
 from tianlan.qc.core import Context, DetectorSpec, QcResult, Series
@@ -74,6 +77,33 @@ SLOW_EVERY_S: dict[str, int] = {"hour": 12 * 3600, "min": 6 * 3600}
 #: runs), half of the streaming time at 12 h (measured, 46 days of history): once a day of data.
 DAILY: frozenset[str] = frozenset({"SPA-01", "XV-03", "XV-04", "TMP-06"})
 DAILY_EVERY_S: dict[str, int] = {"hour": 24 * 3600, "min": 12 * 3600}
+#: A finding that ends more than this (data time, per kind) before the data end of the run that found
+#: it, less the detector's cadence, is not reported — unless data that old arrived since (a backfill,
+#: a catch-up, a worker that took many hours at once). Such a finding concerns data the detector had
+#: already seen and passed: it surfaces only because the window slid (statistics over a window move
+#: with it — robust scales, neighbour residuals, data resolution), and it is what a batch scan of
+#: the whole record mostly does not find (measured on the Hebei network, benchmarks/detection_streaming.py:
+#: such late findings were most of the streaming path's extra false alarms). A condition still going
+#: on, an episode recognised when it ends, a growing flat line all end near the data end and are kept.
+LATE_S: dict[str, int] = {"hour": 48 * 3600, "min": 12 * 3600}
+#: Opt-in (``forensic_every_s``): the forensic family (FOR-xx, tests of a station's calendar months)
+#: on hour data every 7 days of data, over the previous and the current Beijing calendar month (so a
+#: month is seen whole at the first run after it ends). Off by default: batch scans run them.
+FORENSIC_EVERY_S: dict[str, int] = {"hour": 7 * 86400}
+
+
+def streams_by_default(spec: DetectorSpec) -> bool:
+    """Whether streaming QC runs ``spec`` under its defaults; the others (:data:`BATCH_ONLY`, the
+    forensic family, tests over a whole window) run in batch scans — ``tianlan qc scan`` and the
+    platform's scheduled scan (:mod:`tianlan.qc.scheduled`)."""
+    return not (spec.id in BATCH_ONLY or spec.history_s == 0
+                or (spec.family in BATCH_ONLY_FAMILIES and not spec.history_s))
+
+
+def month_window_start(end: int) -> int:
+    """Start (UTC s) of the Beijing calendar month before the one that holds the period ending at ``end``."""
+    m = np.datetime64(int(end) - 1 + BEIJING_OFFSET_S, "s").astype("datetime64[M]") - 1
+    return int(m.astype("datetime64[s]").astype(np.int64)) - BEIJING_OFFSET_S
 
 
 def phase(station: str, every_s: int, step_s: int) -> int:
@@ -269,6 +299,7 @@ class StreamStats:
     detector_calls: int = 0
     results: int = 0
     stored: int = 0
+    stale: int = 0  # findings about data already passed, not reported (see LATE_S)
     seconds: float = 0.0
     detector_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -278,7 +309,7 @@ class StreamStats:
 
     def as_dict(self) -> dict[str, Any]:
         return {"calls": self.calls, "frames": self.frames, "checked_frames": self.checked_frames,
-                "detector_calls": self.detector_calls, "results": self.results, "stored": self.stored,
+                "detector_calls": self.detector_calls, "results": self.results, "stored": self.stored, "stale": self.stale,
                 "seconds": round(self.seconds, 6), "ms_per_frame": round(self.ms_per_frame, 4),
                 "ms_per_frame_by_detector": {k: round(1000.0 * v / max(self.frames, 1), 4) for k, v in
                                              sorted(self.detector_seconds.items(), key=lambda kv: -kv[1])}}
@@ -321,8 +352,10 @@ class StreamingQc:
     IDs never run here (default :data:`BATCH_ONLY`); ``check_every_s``/``slow``/``slow_every_s``/
     ``daily``/``daily_every_s``: how often (data time) detectors re-run per station (defaults
     :data:`CHECK_EVERY_S`, :data:`SLOW`, :data:`SLOW_EVERY_S`, :data:`DAILY`, :data:`DAILY_EVERY_S`;
-    ``check_every_s={"hour": 0, "min": 0}`` with ``slow=()`` runs everything at every new value).
-    Thread-safe: one call at a time.
+    ``check_every_s={"hour": 0, "min": 0}`` with ``slow=()`` runs everything at every new value);
+    ``late_s``: the late-finding horizon per kind (default :data:`LATE_S`; None reports every new
+    finding); ``forensic_every_s``: stream the forensic family at this cadence per kind (e.g.
+    :data:`FORENSIC_EVERY_S`; default none: batch only). Thread-safe: one call at a time.
     """
 
     def __init__(self, engine: Engine | None, config: QcConfig | None = None, *, store_results: bool = True,
@@ -331,7 +364,8 @@ class StreamingQc:
                  device_sites: Mapping[int, tuple[str, str]] | None = None,
                  check_every_s: Mapping[str, int] = CHECK_EVERY_S, slow: Iterable[str] = SLOW,
                  slow_every_s: Mapping[str, int] = SLOW_EVERY_S, daily: Iterable[str] = DAILY,
-                 daily_every_s: Mapping[str, int] = DAILY_EVERY_S) -> None:
+                 daily_every_s: Mapping[str, int] = DAILY_EVERY_S, late_s: Mapping[str, int] | None = LATE_S,
+                 forensic_every_s: Mapping[str, int] | None = None) -> None:
         self.engine = engine
         self.config = config if config is not None else default_config()
         self.store_results = store_results and engine is not None
@@ -342,6 +376,11 @@ class StreamingQc:
         self.slow_every_s = dict(slow_every_s)
         self.daily = frozenset(daily)
         self.daily_every_s = dict(daily_every_s)
+        self.late_s = dict(late_s or {})
+        self.forensic_every_s = {k: v for k, v in (forensic_every_s or {}).items() if k in KIND_STEP and v > 0}
+        # (station, kind) → (earliest period start, data end until which it holds): old data arrived
+        # (backfill, catch-up, a large round), so findings back to there are reported whatever their age
+        self._late_from: dict[tuple[str, str], tuple[int, int]] = {}
         self._last_run: dict[tuple[str, str, str, str], int] = {}  # (station, kind, detector, code) → data end
         # (station, kind, code) → the data end from which one of the code's detectors is next due:
         # before it, a batch skips the code without looking at each detector (most batches run none)
@@ -368,17 +407,23 @@ class StreamingQc:
 
     # -- registry ----------------------------------------------------------------------------------
 
-    def _streams(self, spec: DetectorSpec) -> bool:
-        """Whether ``spec`` may run in streaming at all."""
-        return not (spec.id in self.batch_only or spec.history_s == 0
-                    or (spec.family in BATCH_ONLY_FAMILIES and not spec.history_s))
+    @staticmethod
+    def _forensic(spec: DetectorSpec) -> bool:
+        return spec.family in BATCH_ONLY_FAMILIES and not spec.history_s
+
+    def _streams(self, spec: DetectorSpec, kind: str | None = None) -> bool:
+        """Whether ``spec`` may run in streaming at all (on ``kind`` data: the forensic family when
+        ``forensic_every_s`` names the kind)."""
+        if spec.id in self.batch_only or spec.history_s == 0:
+            return False
+        return not self._forensic(spec) or bool(kind and kind in self.forensic_every_s)
 
     def _histories(self, kind: str) -> list[int]:
         out = []
         for e in self.config.entries:
             spec = self.config.registry.get(e.id)
-            if spec is not None and e.enabled and e.stream and self._streams(spec):
-                out.append(history_needed(spec, e.params, kind))
+            if spec is not None and e.enabled and e.stream and self._streams(spec, kind):
+                out.append(MAX_HISTORY_S[kind] if self._forensic(spec) else history_needed(spec, e.params, kind))
         return out
 
     def refresh(self) -> None:
@@ -473,12 +518,16 @@ class StreamingQc:
         if got is None:
             got = []
             for spec, plan in self.config.detectors_for(site, code):
-                if not self._streams(spec):
+                if not self._streams(spec, kind):
                     continue
                 items = tuple(p for p in plan if p.stream)
-                if items:
-                    hist = max(history_needed(spec, p.params, kind) for p in items)
-                    got.append((spec, items, min(hist, self._history[kind]), self._every(spec.id, kind)))
+                if not items:
+                    continue
+                if self._forensic(spec):  # hist 0: the window starts at the previous calendar month
+                    got.append((spec, items, 0, self.forensic_every_s[kind]))
+                    continue
+                hist = max(history_needed(spec, p.params, kind) for p in items)
+                got.append((spec, items, min(hist, self._history[kind]), self._every(spec.id, kind)))
             self._plans[key] = got
         return got
 
@@ -503,6 +552,11 @@ class StreamingQc:
         return Context(station, series=_Views(bufs, a, b), neighbours=_NeighbourViews(nbufs, a, b), distances_km=near,
                        limits=limits, attrs=attrs, cache={} if cache is None else cache)
 
+    def recheck_s(self) -> int:
+        """Longest data time (s) before a streaming detector looks at a station again (any kind):
+        a condition not re-found within it has ended. Live QC lags auto-resolve by it."""
+        return max([0, *self.check_every_s.values(), *self.slow_every_s.values(), *self.daily_every_s.values()])
+
     def _every(self, detector: str, kind: str) -> int:
         """Cadence of ``detector`` on ``kind`` data (s of data time)."""
         if detector in self.daily and detector in self.slow:
@@ -525,6 +579,11 @@ class StreamingQc:
         cache: dict[Any, Any] = {}
         rep = self._reported.setdefault((station, kind), {})
         h = self.config.hash
+        late = self.late_s.get(kind, 0)
+        mark = self._late_from.get((station, kind))
+        if mark is not None and end >= mark[1]:
+            del self._late_from[(station, kind)]  # every detector has run since the old data came
+            mark = None
         out: list[QcResult] = []
         for code in sorted(codes):
             buf = bufs.get(code)
@@ -546,15 +605,21 @@ class StreamingQc:
                     # the first run is now; later ones fall on the station's phase of the cadence
                     last = self._last_run[rkey] = end - phase(station, every, buf.step) if last is None and every else end
                     nxt = last + every if nxt is None else min(nxt, last + every)
-                a = end - hist
-                ctx = contexts.get(hist)
+                a = end - hist if hist else max(month_window_start(end), end - self._history[kind])
+                ctx = contexts.get(a)
                 if ctx is None:
-                    ctx = contexts[hist] = self._context(station, kind, a, end, now, cache)
+                    ctx = contexts[a] = self._context(station, kind, a, end, now, cache)
                 series = ctx.series[code]
                 if len(series) == 0:
                     continue
                 self.stats.detector_calls += 1
+                cut = end - every - late if late else None
+                if cut is not None and mark is not None:
+                    cut = min(cut, mark[0])
                 for r in run_detector(spec, series, ctx, items, h, timings=self.stats.detector_seconds):
+                    if cut is not None and r.end_utc <= cut:
+                        self.stats.stale += 1
+                        continue
                     k = (r.detector, r.parameter, int(r.status), r.reason)
                     cov = rep.get(k, [])
                     parts = _subtract(cov, r.start_utc, r.end_utc)
@@ -584,6 +649,7 @@ class StreamingQc:
             # "now" for a station is when its latest frame arrived (the platform's clock for the
             # data being checked), not the wall clock: a replay or a backfill is not stale data
             arrived: dict[tuple[str, str], float] = {}
+            oldest: dict[tuple[str, str], int] = {}  # earliest period start put, per station and kind
             checked = 0
             for it in items:
                 if it.status != ACCEPTED or not it.obs or it.device_id is None:
@@ -604,15 +670,31 @@ class StreamingQc:
                         touched.setdefault((station, kind), set()).add(row[1])
                         self._unflushed.setdefault((station, kind), set()).add(row[1])
                         arrived[(station, kind)] = max(arrived.get((station, kind), 0.0), it.received_utc or 0.0)
+                        if t < oldest.get((station, kind), t + 1):
+                            oldest[(station, kind)] = t
                         hit = True
                 checked += hit
             results: list[QcResult] = []
             mono = time.monotonic()
             for (station, kind), codes in touched.items():
                 self._seen[(station, kind)] = (mono, arrived.get((station, kind)) or now)
+                self._note_late(station, kind, oldest[(station, kind)])
                 results.extend(self._check(station, kind, codes, arrived.get((station, kind)) or now))
             self._finish(results, t_start, len(items), checked)
             return results
+
+    def _note_late(self, station: str, kind: str, t: int) -> None:
+        """Remember that data from ``t`` on arrived for the station, when that is older than the
+        late-finding horizon (:data:`LATE_S`), until every detector has run since."""
+        late = self.late_s.get(kind, 0)
+        if not late:
+            return
+        bufs = self._buffers.get((station, kind), {})
+        end = max((b.end_t for b in bufs.values()), default=t)
+        if t < end - late:  # a finding touching data from t on may end before a run's cut
+            prev = self._late_from.get((station, kind))
+            until = end + self.recheck_s() + 1
+            self._late_from[(station, kind)] = (t, until) if prev is None else (min(prev[0], t), max(prev[1], until))
 
     def flush(self, quiet_s: float = 0.0) -> list[QcResult]:
         """Run every detector now (whatever the cadence) on the stations whose data have not been

@@ -40,7 +40,9 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from tianlan.ingest.item import ACCEPTED, DUPLICATE, IngestItem
+from tianlan.ingest.item import IngestItem
+from tianlan.ingest.rows import Record, Result, accepted_rows, apply_results, batch_payload, batch_rows, dedup_keys
+from tianlan.ingest.rows import to_record as to_record
 from tianlan.ledger.frames import seal_batch
 from tianlan.store.engine import is_sqlite, make_engine
 from tianlan.store.partitions import PartitionKeeper, month_of
@@ -58,12 +60,6 @@ _OBS_COLS = "time_utc, device_id, parameter, kind, value, flag, vmin, vmax, cou,
 _RAW_NAMES = tuple(c.strip() for c in _RAW_COLS.split(","))
 _OBS_NAMES = tuple(c.strip() for c in _OBS_COLS.split(","))
 
-# A frame as it crosses to the store: (received_utc, peer, channel, data, sha256, mn, device_id, qn,
-# cn, status, reason, detail, crc_variant, relaxations, obs_rows)
-Record = tuple[Any, ...]
-# What comes back per frame: (frame_id, status, reason, duplicate_of)
-Result = tuple[int, str, "str | None", "int | None"]
-
 # Observation rows of the two usual shapes, bound without their NULL columns (see _NullFreeInsert):
 # period data (min/hour/day: -Min/-Avg/-Max/-Flag) lack cou, zs, extra; real-time data (and period
 # data with -Avg alone) lack vmin, vmax too. Bits of the mask are the row's columns, 1 = NULL.
@@ -73,28 +69,12 @@ _SHORT_MASK = (1 << 6) | (1 << 7) | _PERIOD_MASK
 _USUAL_FRAME_MASK = (1 << 11) | (1 << 12) | (1 << 14) | (1 << 15)
 
 
-def to_record(it: IngestItem) -> Record:
-    return (it.received_utc, it.peer, it.channel, it.data, it.sha256, it.mn, it.device_id, it.qn, it.cn,
-            it.status, it.reason, it.detail, it.crc_variant, it.relaxations, it.obs)
-
-
 def _null_mask(row: Sequence[Any]) -> int:
     mask = 0
     for j, v in enumerate(row):
         if v is None:
             mask |= 1 << j
     return mask
-
-
-def _accepted_rows(records: Sequence[Record], results: Sequence[Result]) -> list[tuple[Any, ...]]:
-    """Observation rows (all columns) of the frames accepted in this batch, in order of arrival."""
-    out = []
-    for rec, (fid, status, _, _) in zip(records, results, strict=True):
-        if status == ACCEPTED:
-            dev = rec[6]
-            for t, p, k, v, f, lo, hi, cou, zs, x in rec[14]:
-                out.append((t, dev, p, k, v, f, lo, hi, cou, zs, x, fid))
-    return out
 
 
 class _NullFreeInsert:
@@ -220,80 +200,56 @@ class BatchStore:
         self.raw.commit()
         return int(m)
 
-    def _known(self, cur: Any, shas: list[bytes]) -> dict[bytes, int]:
-        """Accepted frames already stored with these SHA-256s → their ids."""
+    def _known(self, cur: Any, frames: list[tuple[Any, bytes]]) -> dict[bytes, int]:
+        """Accepted frames already stored with these (data_utc, SHA-256) → their ids.
+
+        A byte-identical frame has the same DataTime, so the lookup goes through the index
+        ``(data_utc, sha256)`` (schema: new frames land at its end, not on random pages); frames
+        without observations (data_utc NULL) are looked up among those.
+        """
         found: dict[bytes, int] = {}
-        for i in range(0, len(shas), 500):
-            # bytearray: sqlite3 binds it directly, bytes through its adapter lookup (~4x slower)
-            chunk = [bytearray(s) for s in shas[i : i + 500]] if self.sqlite else shas[i : i + 500]
-            marks = ",".join([self.ph] * len(chunk))
-            cur.execute(f"SELECT sha256, id FROM raw_frames WHERE status = 'accepted' AND sha256 IN ({marks})", chunk)
+        timed = [(d, s) for d, s in frames if d is not None]
+        untimed = [s for d, s in frames if d is None]
+        if not self.sqlite:  # two array parameters, whatever the batch size: constant planning
+            if timed:
+                cur.execute("SELECT r.sha256, r.id FROM unnest(%b::bigint[], %b::bytea[]) AS k(d, s) "
+                            "JOIN raw_frames AS r ON r.data_utc = k.d AND r.sha256 = k.s WHERE r.status = 'accepted'",
+                            ([d for d, _ in timed], [s for _, s in timed]))
+                found.update((bytes(sha), fid) for sha, fid in cur.fetchall())
+            if untimed:
+                cur.execute("SELECT sha256, id FROM raw_frames WHERE status = 'accepted' AND data_utc IS NULL "
+                            "AND sha256 = ANY(%b::bytea[])", (untimed,))
+                found.update((bytes(sha), fid) for sha, fid in cur.fetchall())
+            return found
+        for i in range(0, len(timed), 500):
+            chunk = timed[i : i + 500]
+            args: list[Any] = []
+            for d, s in chunk:
+                args += (d, bytearray(s))  # bytearray: sqlite3 binds it directly, bytes through its adapter lookup
+            # CROSS JOIN keeps the key list outside: one index search per key
+            cur.execute(f"WITH k(d, s) AS (VALUES {','.join(['(?,?)'] * len(chunk))}) SELECT r.sha256, r.id FROM k "
+                        "CROSS JOIN raw_frames AS r ON r.data_utc = k.d AND r.sha256 = k.s WHERE r.status = 'accepted'",
+                        args)
+            for sha, fid in cur.fetchall():
+                found[bytes(sha)] = fid
+        for i in range(0, len(untimed), 500):
+            keys = [bytearray(s) for s in untimed[i : i + 500]]
+            cur.execute("SELECT sha256, id FROM raw_frames WHERE status = 'accepted' AND data_utc IS NULL "
+                        f"AND sha256 IN ({','.join(['?'] * len(keys))})", keys)
             for sha, fid in cur.fetchall():
                 found[bytes(sha)] = fid
         return found
 
     def _write(self, records: Sequence[Record]) -> list[Result]:
         cur = self.raw.cursor()
-        accepted = [r[4] for r in records if r[9] == ACCEPTED or r[9] == DUPLICATE]
-        known = self._known(cur, accepted) if accepted else {}
-        frame_rows = []  # whole rows (PostgreSQL: all; SQLite: the unusual ones)
-        frames_usual: list[Any] = []  # SQLite: non-NULL values of the usual accepted frames
-        # observations: SQLite, the two usual shapes as flat lists of their non-NULL values plus the
-        # other rows whole; PostgreSQL, every row whole (COPY takes NULLs at no extra cost)
-        period: list[Any] = []
-        short: list[Any] = []
-        other: list[tuple[Any, ...]] = []
-        n_rows = 0
-        times: set[int] = set()
-        # A device with two frames in one batch could send one key twice: then observations go in
-        # strictly in order of arrival (the first value received wins), not grouped by shape.
-        devs: set[Any] = set()
-        repeat = False
+        if not isinstance(records, list):
+            records = list(records)
+        keys = dedup_keys(records)
+        known = self._known(cur, keys) if keys else {}
         sqlite = self.sqlite
-        results: list[Result] = []
-        fid = self.next_id
-        for rec in records:
-            (received, peer, channel, data, sha, mn, dev, qn, cn, status, reason, detail, crc, relax, obs) = rec
-            dup = None
-            n_obs = 0
-            data_utc = obs[0][0] if obs else None
-            if status == ACCEPTED or status == DUPLICATE:
-                first = known.get(sha)
-                if first is not None:
-                    status, reason, dup = DUPLICATE, "retransmission", first
-                else:
-                    status = ACCEPTED
-                    known[sha] = fid
-                    if dev in devs:
-                        repeat = True
-                    else:
-                        devs.add(dev)
-                    n_obs = len(obs)
-                    n_rows += n_obs
-                    if not sqlite:
-                        for t, p, k, v, f, lo, hi, cou, zs, x in obs:
-                            other.append((t, dev, p, k, v, f, lo, hi, cou, zs, x, fid))
-                            times.add(t)
-                    else:
-                        for t, p, k, v, f, lo, hi, cou, zs, x in obs:
-                            if cou is None and zs is None and x is None and v is not None and f is not None:
-                                if lo is not None and hi is not None:
-                                    period.extend((t, dev, p, k, v, f, lo, hi, fid))
-                                    continue
-                                if lo is None and hi is None:
-                                    short.extend((t, dev, p, k, v, f, fid))
-                                    continue
-                            other.append((t, dev, p, k, v, f, lo, hi, cou, zs, x, fid))
-            if (sqlite and status == ACCEPTED and relax is None and detail is None and qn is not None
-                    and crc is not None and data_utc is not None and mn is not None and cn is not None):
-                # the usual accepted frame: reason, detail, relaxations, duplicate_of are NULL
-                frames_usual.extend((fid, received, peer, channel, bytearray(data), bytearray(sha), mn, dev, qn, cn,
-                                     status, crc, n_obs, data_utc))  # bytearray: see _known
-            else:
-                frame_rows.append((fid, received, peer, channel, data, sha, mn, dev, qn, cn, status, reason, detail,
-                                   crc, relax, dup, n_obs, data_utc))
-            results.append((fid, status, reason, dup))
-            fid += 1
+        rows = batch_rows(records, known, self.next_id, sqlite)  # compiled: the per-row work
+        results = rows.results
+        frames_usual, frame_rows, n_rows = rows.frames_usual, rows.frame_rows, rows.n_rows
         if sqlite:
             if frames_usual:
                 self._raw_insert.flat(cur, _USUAL_FRAME_MASK, frames_usual)
@@ -307,22 +263,22 @@ class BatchStore:
             seal_batch(cur, [(res[0], rec[4]) for res, rec in zip(results, records, strict=True)])
         if n_rows:
             if sqlite:
-                if repeat:
-                    self._obs_insert.in_order(cur, _accepted_rows(records, results))
+                if rows.repeat:
+                    self._obs_insert.in_order(cur, accepted_rows(records, results))
                 else:
-                    if period:
-                        self._obs_insert.flat(cur, _PERIOD_MASK, period)
-                    if short:
-                        self._obs_insert.flat(cur, _SHORT_MASK, short)
-                    if other:
-                        self._obs_insert.rows(cur, other)
+                    if rows.period:
+                        self._obs_insert.flat(cur, _PERIOD_MASK, rows.period)
+                    if rows.short:
+                        self._obs_insert.flat(cur, _SHORT_MASK, rows.short)
+                    if rows.other:
+                        self._obs_insert.rows(cur, rows.other)
             else:
                 assert self.partitions is not None
-                self.partitions.ensure(cur, {month_of(t) for t in times})
-                self._pg_observations(cur, other, ordered=repeat)
+                self.partitions.ensure(cur, {month_of(t) for t in rows.times})
+                self._pg_observations(cur, rows.other, ordered=rows.repeat)
         self.raw.commit()
         cur.close()
-        self.next_id = fid
+        self.next_id = rows.next_id
         self.committed_obs += n_rows
         return results
 
@@ -347,10 +303,53 @@ class BatchStore:
                     "ON CONFLICT DO NOTHING")
 
 
+def _sqlite_without_mutexes() -> str:
+    """Switch the SQLite library of this process to multi-thread mode without memory statistics.
+
+    The writer process uses its one connection from one thread, yet SQLite as distributions build
+    it (serialized mode) takes a mutex around every API call — each bound value, each step — and
+    another around each allocation for its statistics: ~10 % of the writer's CPU (perf). Both are
+    process-wide settings that SQLite accepts only while it is not initialised, so this runs before
+    the first connection: ``sqlite3_shutdown``, ``sqlite3_config(SQLITE_CONFIG_MULTITHREAD)``,
+    ``sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0)``, ``sqlite3_initialize``. Only where Python's
+    sqlite3 module uses a shared ``libsqlite3`` of the same version (found in this process's
+    memory map); otherwise nothing changes. Returns what was done, for the log.
+    """
+    try:
+        import ctypes
+        import sqlite3  # loads the library its _sqlite3 extension is linked with
+
+        path = None
+        with open("/proc/self/maps") as f:
+            for line in f:
+                name = line.rstrip("\n").rpartition(" ")[2]
+                if os.path.basename(name).startswith("libsqlite3.so"):
+                    path = name
+                    break
+        if path is None:
+            return "kept: no shared libsqlite3 in this process"
+        lib = ctypes.CDLL(path)  # the already loaded library: dlopen returns the same handle
+        major, minor, patch = sqlite3.sqlite_version_info
+        if lib.sqlite3_libversion_number() != major * 1_000_000 + minor * 1000 + patch:
+            return "kept: libsqlite3 version differs from the sqlite3 module's"
+        lib.sqlite3_shutdown()  # no connection is open yet in this process
+        multithread = lib.sqlite3_config(2)  # SQLITE_CONFIG_MULTITHREAD
+        memstatus = lib.sqlite3_config(9, ctypes.c_int(0))  # SQLITE_CONFIG_MEMSTATUS off
+        initialised = lib.sqlite3_initialize()
+        if initialised != 0:
+            return f"failed: sqlite3_initialize returned {initialised}"
+        return f"multi-thread mode {'on' if multithread == 0 else 'refused'}, " \
+               f"memory statistics {'off' if memstatus == 0 else 'kept'}"
+    except Exception as e:  # OSError (no /proc, no library), AttributeError (missing symbol)
+        return f"kept: {type(e).__name__}: {e}"
+
+
 def _child(conn: Any, url: str, sqlite_synchronous: str) -> None:
     """Writer process: receive marshalled batches, write them, answer with the results."""
     import gc
 
+    if url.startswith("sqlite"):
+        log.debug("writer: SQLite library: %s", _sqlite_without_mutexes())
     engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
     store = BatchStore(engine)
     gc.collect()
@@ -438,7 +437,7 @@ class FrameWriter:
             if self._inflight is None and not self._flush_scheduled:
                 self._flush_scheduled = True
                 self._loop.call_soon(self._flush)  # type: ignore[union-attr]  # after this round of reads
-            if self._idle.is_set():
+            if self._pending == 1:  # was 0: idle is set exactly then (on this loop's thread alone)
                 self._idle.clear()
             return
         with self._lock:
@@ -530,8 +529,7 @@ class FrameWriter:
             batch = self._buf[: self.batch_max]
             del self._buf[: self.batch_max]
         self._inflight = batch
-        # marshal: records are tuples of str/bytes/int/float/None — twice as fast as pickle
-        payload = marshal.dumps([to_record(it) for it in batch])
+        payload = batch_payload(batch)
         header = struct.pack("!i", len(payload))  # the framing of multiprocessing.Connection
         try:
             n = os.writev(self._fd, (header, payload))
@@ -595,8 +593,7 @@ class FrameWriter:
         self.committed_obs = n_obs
         if self._buf:
             self._flush()  # keep the writer busy: the next batch goes out before this one is acked
-        for it, (fid, status, reason, dup) in zip(batch, results, strict=True):
-            it.frame_id, it.status, it.reason, it.duplicate_of = fid, status, reason, dup
+        apply_results(batch, results)
         self.batches += 1
         self.committed_frames += len(batch)
         self._pending -= len(batch)
@@ -646,8 +643,7 @@ class FrameWriter:
                     results, busy, n_obs = pickle.loads(self._conn.recv_bytes())
                     self.busy_s += busy
                     self.committed_obs = n_obs
-                for it, (fid, status, reason, dup) in zip(batch, results, strict=True):
-                    it.frame_id, it.status, it.reason, it.duplicate_of = fid, status, reason, dup
+                apply_results(batch, results)
                 self._done(batch)
         except Exception:
             log.exception("writer thread failed")

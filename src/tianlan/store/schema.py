@@ -124,8 +124,11 @@ raw_frames = Table(
     Column("n_obs", Integer, nullable=False, server_default="0"),
     Column("data_utc", BigInteger, nullable=True, comment="DataTime of the frame's observations, UTC epoch s"),
 )
-# ids grow with reception, so id ranges serve time ranges; sha256 finds retransmissions.
-Index("ix_raw_frames_sha256", raw_frames.c.sha256)
+# ids grow with reception, so id ranges serve time ranges. (data_utc, sha256) finds retransmissions
+# (a byte-identical frame has the same DataTime) and, led by data time, takes new frames at the end
+# of the B-tree; sha256 alone put each on a random page (migration 0009: the writer's cost grew
+# with the archive).
+Index("ix_raw_frames_data_utc_sha256", raw_frames.c.data_utc, raw_frames.c.sha256)
 
 observations = Table(
     "observations",
@@ -260,5 +263,6 @@ Index("ix_silences_station_end", silences.c.station, silences.c.end_utc)
 # --- tables of later concerns live in their own modules, registered on the same ``metadata`` -------
 # (imported last: they import ``metadata`` from here)
 from tianlan.store import schema_ledger as _schema_ledger  # noqa: E402,F401  users, keys, ledger
+from tianlan.store import schema_qc_live as _schema_qc_live  # noqa: E402,F401  live QC's pending backlog
 from tianlan.store import schema_records as _schema_records  # noqa: E402,F401  versions, reviews, custody, marks, interference
 from tianlan.store import schema_web as _schema_web  # noqa: E402,F401  releases, public reports, web sessions
