@@ -20,6 +20,7 @@ from sqlalchemy import Engine
 from tianlan.gateway.server import Gateway
 from tianlan.ledger.service import final_checkpoint, ledger_periodically
 from tianlan.qc.live import LiveQc
+from tianlan.qc.scheduled import scheduled_scans
 from tianlan.settings import Settings
 from tianlan.web.app import create_app
 
@@ -81,6 +82,7 @@ async def serve(
     running = Running(gw, hj_port, http_port, stop, live)
     assess_task = loop.create_task(_assess_periodically(engine, settings.assess_interval_s, stop))
     ledger_task = loop.create_task(ledger_periodically(engine, settings, stop))
+    scans_task = loop.create_task(scheduled_scans(engine, settings, stop))
     if on_ready is not None:
         res = on_ready(running)
         if asyncio.iscoroutine(res):
@@ -89,6 +91,7 @@ async def serve(
         await stop.wait()
     finally:
         assess_task.cancel()
+        scans_task.cancel()
         await gw.stop()
         if live is not None:
             await asyncio.sleep(0)  # the last committed batches reach the listener

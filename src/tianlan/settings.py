@@ -96,6 +96,11 @@ class Settings(BaseSettings):
         7200.0, description="A station silent this long (s) with data not yet checked by every detector (live QC "
         "checks every 3 hours of data) gets them checked at once; all are checked when the server stops."
     )
+    qc_batch_interval_s: float = Field(
+        21600.0, description="How often `tianlan serve` runs the detectors live QC leaves to batch scans (the forensic "
+        "family and month-long tests) over the previous and current month, raising alarms (s); default 6 hours; "
+        "0 turns it off (run `tianlan qc scan` instead). See docs/qc.md, Scheduled scans."
+    )
     alarm_webhook_url: str | None = Field(
         None, description="Alarm webhook URL (HTTP POST, signed JSON); default off (docs/alarms.md)."
     )

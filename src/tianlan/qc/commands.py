@@ -48,7 +48,8 @@ SCAN_HELP = """质控扫描 / QC scan of files or of the store; writes one row p
                --hour-label end for files labelled by the end of the hour (CNEMC: 08:00 = 07:00–08:00)
   S.csv  code,city,lon,lat[,control_site]   (WGS-84; control_site Y = background site)
 库 / store (no --input): observations of every registered site in [--from, --to) (default: the
-  last 7 days), results written to qc_results (--no-store: not written).
+  last 7 days), results written to qc_results (--no-store: not written) and their alarms raised in
+  the alarm service — extending open ones, notified like live QC's (--no-alarms: not raised).
 \b
 输出 / output A.csv: station,parameter,start,end,detector,level,score,reason — one row per alarm
   (level 1–4), start/end the alarm's [start, end) in Beijing time, ISO 8601 with +08:00.
@@ -64,13 +65,9 @@ def alarms_from(results: Sequence[QcResult], cfg: QcConfig | None = None) -> lis
     """Alarm episodes of results (:func:`tianlan.alarms.episodes.build_episodes`) under the policy of
     the configuration's ``alarms:`` section (the default policy without one)."""
     from tianlan.alarms.episodes import build_episodes
+    from tianlan.alarms.policy import policy_for
 
-    policy = None
-    if cfg is not None and cfg.alarms:
-        from tianlan.alarms.policy import AlarmPolicy
-
-        policy = AlarmPolicy.from_mapping(cfg.alarms, where=cfg.origin)
-    return list(build_episodes(results, policy=policy))
+    return list(build_episodes(results, policy=policy_for(cfg)))
 
 
 def _score(x: float) -> str:
@@ -152,6 +149,8 @@ def scan(
     end: Annotated[str | None, typer.Option("--to", help="库扫描截止（不含）/ store: to, exclusive")] = None,
     min_level: Annotated[int, typer.Option("--min-level", help="只输出该级别及以上 / only alarms of this level or higher")] = 1,
     store_results: Annotated[bool, typer.Option("--store/--no-store", help="库扫描写入 qc_results / write results")] = True,
+    raise_alarms: Annotated[bool, typer.Option("--alarms/--no-alarms", help="库扫描在告警服务中登记告警 / store scans: "
+                                               "raise the alarms in the store (notified like live QC's)")] = True,
     workers: Annotated[int, typer.Option("--workers", help="并行进程数 / worker processes (0 = one per CPU, at most 8)")] = 0,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
@@ -201,6 +200,14 @@ def scan(
         QcRepo(engine).replace(results, config_hash=cfg.hash, stations=list(ds.series), start_utc=ds.start_utc,
                                end_utc=ds.end_utc)
     episodes = [e for e in alarms_from(results, cfg) if int(e.level) >= min_level]
+    if input is None and store_results and raise_alarms:
+        from tianlan.alarms.policy import policy_for
+        from tianlan.alarms.service import AlarmService
+
+        service = AlarmService.from_settings(engine, settings_for(data_dir, database_url), policy=policy_for(cfg))
+        rep = service.raise_results(results)
+        console.print(f"告警服务 / alarm service: {len(rep.raised)} raised · {len(rep.extended)} extended · "
+                      f"{rep.unchanged} unchanged")
     if output is not None:
         write_alarms(episodes, output, labels)
     else:
@@ -216,7 +223,7 @@ def detectors(
 ) -> None:
     """检测器列表 / the detector registry: ID, family, targets, parameters with units and defaults."""
     from tianlan.qc.core import load_all
-    from tianlan.qc.stream import BATCH_ONLY, BATCH_ONLY_FAMILIES
+    from tianlan.qc.stream import streams_by_default
 
     if fmt not in ("table", "json"):
         raise InputError("--format", f"应为 table 或 json / must be table or json, got {fmt!r}")
@@ -225,7 +232,7 @@ def detectors(
         specs = [s for s in specs if s.family == family.lower()]
     rows: list[dict[str, Any]] = []
     for s in specs:
-        stream = not (s.id in BATCH_ONLY or s.history_s == 0 or (s.family in BATCH_ONLY_FAMILIES and not s.history_s))
+        stream = streams_by_default(s)
         rows.append({"id": s.id, "name": s.name, "family": s.family, "version": s.version, "systems": list(s.systems),
                      "targets": list(s.targets), "parameters": list(s.parameters), "stream": stream,
                      "params": {k: {"default": p.default, "unit": p.unit, "doc": p.doc} for k, p in s.params.items()}})
