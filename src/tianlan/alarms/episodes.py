@@ -3,14 +3,15 @@
 Pure (no I/O): ``tianlan qc scan`` uses it on files (A.csv) and the alarm service on the store.
 
 One episode per station, parameter (or :data:`~tianlan.alarms.policy.STATION_WIDE` ``*`` for
-results with no parameter), band and stretch of time: results of that station and parameter whose
+results with no parameter), kind and stretch of time: results of that station and parameter whose
 gap is shorter than the policy's ``merge_gap_s`` (default 6 h) are one episode, whatever detectors
 produced them — except that evidence detectors (fraud families and fraud-targeting checks) and
 plain data-quality detectors make separate episodes
 (:meth:`~tianlan.alarms.policy.AlarmPolicy.is_evidence_detector`), so a month-long completeness
-alarm never absorbs a two-hour fraud finding inside it. Identical results (same detector, version, config hash, station, parameter, range,
-status and reason) count once. The level is the highest level of the episode's results (policy
-table), plus one when independent evidence corroborates it (see :mod:`tianlan.alarms.policy`).
+alarm never absorbs a two-hour fraud finding inside it. Identical results (same detector, version,
+config hash, station, parameter, range, status and reason) count once. The level is the highest
+level of the episode's results (policy table), plus one when independent evidence corroborates it
+(see :mod:`tianlan.alarms.policy`).
 
 Times are UTC epoch seconds, ranges [start, end).
 """
