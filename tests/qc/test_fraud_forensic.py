@@ -286,11 +286,13 @@ def station_months(data: dict[str, dict[str, Series]]) -> int:
 
 
 #: Documented ceilings: findings per station-month (all six pollutants together) on clean Hebei
-#: 2019 data with default parameters. Measured: FOR-01 0.035 (11 of 313, with the truncated-tail
-#: test at limits; 0.013 with the bin test alone), FOR-02 0, FOR-05 0.0064
-#: (2), FOR-06 0. Every finding of these detectors is a level-2 alarm under the default policy, and
-#: the issue's budget is 1 level-2 alarm per station-month for all detectors together.
-CEILINGS = {"FOR-01": 0.04, "FOR-02": 0.01, "FOR-05": 0.02, "FOR-06": 0.01}
+#: 2019 data with default parameters. Measured: FOR-01 0.048 (15 of 313: 11 with the bin and
+#: truncated-tail tests, 0.035, plus 4 from the paired tail test of round 3 — two of them at
+#: stations, 1042A and 1070A, where the bin test already finds PM2.5 bunched under 75 µg/m³ for
+#: weeks; 0.013 with the bin test alone), FOR-02 0, FOR-05 0.0064 (2), FOR-06 0. Every finding of
+#: these detectors is a level-2 alarm under the default policy, and the issue's budget is 1 level-2
+#: alarm per station-month for all detectors together.
+CEILINGS = {"FOR-01": 0.05, "FOR-02": 0.01, "FOR-05": 0.02, "FOR-06": 0.01}
 
 
 def test_clean_real_data_false_finding_rates(hebei) -> None:
@@ -308,7 +310,7 @@ def test_clean_real_data_false_finding_rates(hebei) -> None:
                 n += len(spec.func(data[st][p], ctx, **prm))
         rates[did] = n / sm
     assert all(rates[d] <= CEILINGS[d] for d in CEILINGS), rates
-    assert sum(rates.values()) <= 0.05, rates
+    assert sum(rates.values()) <= 0.06, rates
 
 
 def test_real_data_injected_recall(hebei) -> None:

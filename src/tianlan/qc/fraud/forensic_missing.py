@@ -1,0 +1,377 @@
+"""FOR-05 — selective missingness: gaps when the neighbours are high (split and rank tests with a
+circular-shift null), and the own-level test for stations without usable neighbours (flue-gas
+outlets, water stations: the values left around the gaps lose the top of the distribution).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from tianlan.errors import InputError
+from tianlan.qc.checks._common import runs as true_runs
+from tianlan.qc.core import Context, Finding, Param, Series, Status, detector
+from tianlan.qc.fraud.forensic_common import (
+    BEIJING_OFFSET_S,
+    FORENSIC_PARAMETERS,
+    _aligned,
+    _binom_cdf,
+    _column_median,
+    _index_range,
+    _iso,
+    _months,
+    _neighbour_series,
+    _score,
+    _windows,
+)
+
+
+def _circular_corr(fx: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """r[s] = Σ_t x[t]·y[(t+s) mod n] for every shift s, given ``fx`` = rfft(x) (FFT)."""
+    n = y.size
+    return np.rint(np.fft.irfft(np.conj(fx) * np.fft.rfft(y), n))
+
+
+def local_threshold(level: np.ndarray, grid: np.ndarray, q: float, days: int) -> np.ndarray:
+    """Per slot of the regular ``grid``, the ``q`` quantile of ``level`` over the ``days`` Beijing
+    days centred on its day (NaN where fewer than 24 values are known)."""
+    step = int(grid[1] - grid[0]) if grid.size > 1 else 3600
+    spd = max(1, 86400 // step)
+    lead = int(((grid[0] + BEIJING_OFFSET_S) % 86400) // step)
+    n_days = -(-(lead + level.size) // spd)
+    half = days // 2
+    padded = np.full((n_days + days - 1) * spd, np.nan)
+    padded[half * spd + lead:half * spd + lead + level.size] = level
+    win = np.lib.stride_tricks.sliding_window_view(padded.reshape(-1, spd), days, axis=0)  # (n_days, spd, days)
+    win = win.reshape(n_days, spd * days)
+    count = np.isfinite(win).sum(axis=1)
+    srt = np.sort(win, axis=1)  # NaN last; linear interpolation between order statistics (numpy's default)
+    pos = q * np.maximum(count - 1, 0)
+    i0 = np.floor(pos).astype(np.int64)
+    i1 = np.minimum(i0 + 1, np.maximum(count - 1, 0))
+    v0 = np.take_along_axis(srt, i0[:, None], axis=1)[:, 0]
+    v1 = np.take_along_axis(srt, i1[:, None], axis=1)[:, 0]
+    thr = np.where(count >= 24, v0 + (pos - i0) * (v1 - v0), np.nan)
+    out: np.ndarray = np.repeat(thr, spd)[lead:lead + level.size]
+    return out
+
+
+@detector(
+    "FOR-05",
+    name="Selective missingness (gaps when neighbours are high)",
+    family="for",
+    targets=["selective recording or deletion (B5)", "power cut at high pollution (B10)", "2015 measures 4(10)"],
+    params={
+        "high_quantile": Param(0.75, "quantile", "neighbour level above this local quantile = 'neighbours high'"),
+        "local_days": Param(7, "days", "days (centred) the 'high' quantile is taken over; 0 = the whole month"),
+        "min_neighbours": Param(2, "stations", "neighbours reporting in an hour for its level to count"),
+        "alpha": Param(0.01, "", "circular-shift permutation p-value of the risk difference"),
+        "min_risk_ratio": Param(2.0, "ratio", "effect size floor: P(missing | high) ÷ P(missing | low)"),
+        "min_risk_diff": Param(0.10, "share", "effect size floor: P(missing | high) − P(missing | low)"),
+        "min_missing_high": Param(8, "steps", "fewest missing values in 'neighbours high' hours"),
+        "min_runs": Param(3, "gaps", "fewest distinct gaps touching 'neighbours high' hours (one outage is not selection)"),
+        "min_shift_h": Param(24, "h", "smallest circular shift used for the null distribution"),
+        "min_auc": Param(0.714, "probability", "rank test: effect size floor, P(neighbour level at a missing hour > at "
+                         "a reported hour) (0.714 = Cohen's d 0.8, a large effect; Rice & Harris 2005); 0 = off"),
+        "min_missing_rank": Param(72, "steps", "rank test: fewest missing steps with a known neighbour level (3 days of "
+                                  "hours: the rank test is for mass deletion; sparse selective gaps are the split test's)"),
+        "own_level": Param("auto", "", "own-level test (the station's own values left around its gaps, truncated "
+                           "top): auto (too few neighbours report, or a water station) | no_neighbours | always | never"),
+        "own_window_days": Param(7.0, "days", "own-level test: windows of this many days, sliding by half"),
+        "own_quantile": Param(0.75, "quantile", "own-level test: 'high' = above this quantile of the rest of the record"),
+        "min_missing_share": Param(0.1, "share", "own-level test: fewest missing values in a window"),
+    },
+    parameters=FORENSIC_PARAMETERS,
+)
+def selective_missingness(series: Series, ctx: Context, *, high_quantile: float, local_days: int, min_neighbours: int,
+                          alpha: float,
+                          min_risk_ratio: float, min_risk_diff: float, min_missing_high: int, min_runs: int,
+                          min_shift_h: float, own_level: str = "auto", own_window_days: float = 7.0,
+                          own_quantile: float = 0.75, min_missing_share: float = 0.1, min_auc: float = 0.714,
+                          min_missing_rank: int = 72) -> list[Finding]:
+    """Station-months where the series is missing far more often when its neighbours are high
+    (catalogue FOR-05).
+
+    On the regular grid of the month (``series.step_s``), the neighbours' level is the median of the
+    same parameter over neighbours reporting (≥ ``min_neighbours``); 'high' = above its
+    ``high_quantile`` over the ``local_days`` around the hour (local, so a week of selective gaps in
+    a month with a dirtier or cleaner week elsewhere still shows). 2×2 table missing × high/low; effect sizes: risk ratio and risk
+    difference. The p-value comes from circularly shifting the missing indicator against the
+    neighbour level by every shift ≥ ``min_shift_h`` (keeps the autocorrelation of both, so long
+    gaps and pollution episodes do not fake significance). A single long outage in a haze episode
+    is still one coincidence, so ≥ ``min_runs`` separate gaps must touch high hours. Finding:
+    SUSPECT, ``selective_missingness``, score 0.8 at ``min_risk_ratio`` rising to 1 at 1.25 × it,
+    over the month; evidence: the table,
+    neighbours used, the level threshold and the first missing-high hours.
+
+    Own level (``own_level``): a station with fewer than ``min_neighbours`` neighbours (a flue-gas
+    outlet is compared with no other) — with ``auto`` (default) also every water station, whose
+    neighbours see the river hours later; with ``always`` every station — is also tested against
+    its own record (:func:`own_level_missingness`: windows whose gaps took the top of the
+    station's distribution with them).
+    """
+    if own_level not in ("auto", "no_neighbours", "always", "never"):
+        raise InputError("FOR-05.own_level", f"{own_level!r}: auto, no_neighbours, always or never")
+    nbs = _neighbour_series(series, ctx)
+    own: list[Finding] = []
+    if own_level == "auto":  # a river's neighbours see the water hours later: test a water station's own values too
+        own_level = "always" if ctx.attrs.get("kind") == "water" else "no_neighbours"
+    if own_level == "always" or (own_level == "no_neighbours" and len(nbs) < min_neighbours):
+        own = own_level_missingness(series, window_days=own_window_days, quantile=own_quantile,
+                                    min_missing_share=min_missing_share, min_runs=min_runs, alpha=alpha,
+                                    min_risk_ratio=min_risk_ratio, min_missing_high=min_missing_high)
+    if len(nbs) < min_neighbours:
+        return own
+    return _neighbour_missingness(series, ctx, nbs, high_quantile=high_quantile, local_days=local_days,
+                                  min_neighbours=min_neighbours, alpha=alpha, min_risk_ratio=min_risk_ratio,
+                                  min_risk_diff=min_risk_diff, min_missing_high=min_missing_high, min_runs=min_runs,
+                                  min_shift_h=min_shift_h, min_auc=min_auc, min_missing_rank=min_missing_rank) + own
+
+
+def _neighbour_missingness(series: Series, ctx: Context, nbs: dict[str, Series], *, high_quantile: float,
+                           local_days: int, min_neighbours: int, alpha: float, min_risk_ratio: float,
+                           min_risk_diff: float, min_missing_high: int, min_runs: int,
+                           min_shift_h: float, min_auc: float = 0.714, min_missing_rank: int = 72) -> list[Finding]:
+    """FOR-05 against the neighbours' level (the detector's first test): the 2×2 split at the
+    local upper quantile, and the rank test over the whole distribution (:func:`rank_shift_auc`)."""
+    step = int(series.step_s)
+    times_all = [series.times] + [s.times for s in nbs.values()]
+    lo_t = min(int(t[0]) for t in times_all if t.size)
+    hi_t = max(int(t[-1]) for t in times_all if t.size)
+    grid_all = np.arange(lo_t, hi_t + step, step, dtype=np.int64)
+    if grid_all.size < 2:
+        return []
+    own = _aligned(grid_all, series)
+    nbv = np.vstack([_aligned(grid_all, s) for s in nbs.values()])
+    n_rep = np.isfinite(nbv).sum(axis=0)
+    level_all = _column_median(nbv, n_rep)
+    level_all[n_rep < min_neighbours] = np.nan
+    thr_all = local_threshold(level_all, grid_all, high_quantile, int(local_days)) if local_days > 0 else None
+    rel_all = None
+    if min_auc > 0:  # the neighbours' level relative to its local median: a dirtier week is not "high" by itself
+        from tianlan.qc.checks._common import info
+
+        pi = info(series, ctx)
+        c = pi.log_offset if pi is not None and pi.log_offset > 0 else 1.0
+        med_all = (local_threshold(level_all, grid_all, 0.5, int(local_days)) if local_days > 0
+                   else np.full(level_all.size, np.nanmedian(level_all) if np.isfinite(level_all).any() else np.nan))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            rel_all = np.log(np.maximum(level_all, 0) + c) - np.log(np.maximum(med_all, 0) + c)
+    min_shift = max(1, int(round(min_shift_h * 3600 / step)))
+    out: list[Finding] = []
+    rank_ok = rel_all is not None
+
+    def test(label: str, gs: int, ge: int, rank_only: bool) -> Finding | None:
+        level = level_all[gs:ge]
+        miss = ~np.isfinite(own[gs:ge])
+        known = np.isfinite(level)
+        n = level.size
+        if known.sum() < max(24, 10 * min_missing_high) or n <= 2 * min_shift + 1:
+            return None
+        if thr_all is None:
+            thr_m = np.full(n, float(np.quantile(level[known], high_quantile)))
+        else:
+            thr_m = thr_all[gs:ge]
+            known &= np.isfinite(thr_m)
+        high = known & (level > thr_m)
+        low = known & ~high
+        thr = float(np.median(thr_m[known])) if known.any() else math.nan
+        n_hi, n_lo = int(high.sum()), int(low.sum())
+        if n_hi == 0 or n_lo == 0:
+            return None
+        fm = np.fft.rfft(miss.astype(np.float64))
+        a = _circular_corr(fm, high.astype(np.float64))
+        c = _circular_corr(fm, low.astype(np.float64))
+        rd = a / n_hi - c / n_lo
+        a0, c0 = int(a[0]), int(c[0])
+        p_hi, p_lo = a0 / n_hi, c0 / n_lo
+        rr = p_hi / ((c0 + 0.5) / (n_lo + 1))
+        runs = [(r0, r1) for r0, r1 in true_runs(miss) if high[r0:r1].any()]
+        split_ok = (not rank_only and a0 >= min_missing_high and rr >= min_risk_ratio and p_hi - p_lo >= min_risk_diff
+                    and len(runs) >= min_runs)
+        p = math.nan
+        if split_ok:
+            null = rd[min_shift:n - min_shift + 1]
+            p = float((1 + np.count_nonzero(null >= rd[0] - 1e-12)) / (1 + null.size))
+            split_ok = p < alpha
+        rank: dict[str, Any] | None = None
+        if rel_all is not None and not split_ok and rank_ok:
+            rel = rel_all[gs:ge]
+            rank = rank_shift_auc(miss, rel, fm=fm, min_shift=min_shift)
+            # separate gaps among the hours whose level is above its local median (one outage is not selection)
+            up = np.isfinite(rel) & (rel > 0)
+            rank["gaps_above_local_median"] = sum(1 for r0, r1 in true_runs(miss) if up[r0:r1].any())
+            if not (rank["missing"] >= min_missing_rank and rank["auc"] >= min_auc and rank["p_value"] < alpha
+                    and rank["gaps_above_local_median"] >= min_runs):
+                return None
+        elif not split_ok:
+            return None
+        t0, t1 = int(grid_all[gs]), int(grid_all[ge - 1]) + step
+        s, e = _index_range(series.times, t0, t1)
+        if e <= s:
+            return None
+        hit = np.flatnonzero(miss & high)
+        score = _score(rr, min_risk_ratio) if rank is None else _score(rank["auc"] - 0.5, min_auc - 0.5)
+        return (Finding(s, e, Status.SUSPECT, "selective_missingness", score, {
+            "test": "split" if rank is None else "rank", "rank_test": rank,
+            "month": label[:7], "period": [_iso(t0), _iso(t1)], "neighbours": list(nbs),
+            "neighbour_level_threshold_median": thr, "high_quantile": high_quantile,
+            "local_days": local_days,
+            "table": {"missing_high": a0, "high": n_hi, "missing_low": c0, "low": n_lo},
+            "p_missing_high": round(p_hi, 4), "p_missing_low": round(p_lo, 4), "risk_ratio": round(rr, 3),
+            "risk_difference": round(p_hi - p_lo, 4), "p_value": p if rank is None else rank["p_value"],
+            "gaps_touching_high": len(runs),
+            "first_missing_high_hours": [_iso(int(grid_all[gs + i])) for i in hit[:24]],
+            "thresholds": {"alpha": alpha, "min_risk_ratio": min_risk_ratio, "min_risk_diff": min_risk_diff,
+                           "min_missing_high": min_missing_high, "min_runs": min_runs, "min_auc": min_auc,
+                           "min_missing_rank": min_missing_rank},
+        }))
+
+    for label, gs, ge in _months(grid_all):
+        f = test(label, gs, ge, False)
+        if f is not None:
+            out.append(f)
+    # The rank test also over two-week windows sliding by one (a deletion spree straddling the end
+    # of a month is diluted in both months), where no month was flagged.
+    spd = max(1, 86400 // step)
+    width = 14 * spd
+    flagged = [(f.evidence["period"]) for f in out]
+    if rank_ok and grid_all.size > width:
+        for gs in range(0, grid_all.size - width // 2, 7 * spd):
+            ge = min(gs + width, grid_all.size)
+            t0, t1 = int(grid_all[gs]), int(grid_all[ge - 1]) + step
+            if any(_iso(t0) < b and _iso(t1) > a for a, b in flagged):
+                continue
+            if np.count_nonzero(~np.isfinite(own[gs:ge])) < min_missing_rank:
+                continue
+            f = test(str(np.datetime64(t0 + BEIJING_OFFSET_S, "s"))[:10], gs, ge, True)
+            if f is not None:
+                out.append(f)
+                flagged.append(f.evidence["period"])
+    return out
+
+
+def average_ranks(x: np.ndarray) -> np.ndarray:
+    """Ranks 1..n of ``x`` with ties sharing their average rank (as the Mann–Whitney test uses)."""
+    order = np.argsort(x, kind="mergesort")
+    xs = x[order]
+    first = np.concatenate(([True], xs[1:] != xs[:-1]))
+    group = np.cumsum(first) - 1
+    starts = np.flatnonzero(first)
+    ends = np.concatenate((starts[1:], [x.size]))
+    avg = (starts + ends + 1) / 2.0  # mean of the 1-based ranks starts+1 … ends
+    out = np.empty(x.size)
+    out[order] = avg[group]
+    return out
+
+
+def rank_shift_auc(miss: np.ndarray, level: np.ndarray, *, fm: np.ndarray | None = None,
+                   min_shift: int = 24) -> dict[str, Any]:
+    """Mann–Whitney rank test of ``level`` at missing vs reported steps, with a circular-shift null.
+
+    AUC = P(level at a missing step > level at a reported step) (ties count half), from the rank
+    sum of the missing steps among the steps with a known level. Missing that does not depend on
+    the level gives 0.5; gaps that follow high levels, however low the trigger, push it up — the
+    2×2 split at an upper quantile loses power when half of all hours are deleted (most deleted
+    hours are then below the split). The p-value comes from shifting the missing indicator
+    circularly against the level by every shift ≥ ``min_shift`` steps (both keep their
+    autocorrelation): the share of shifts whose AUC is at least the observed one. ``fm``: the
+    rFFT of ``miss`` when the caller has it."""
+    known = np.isfinite(level)
+    n = miss.size
+    out: dict[str, Any] = {"missing": 0, "reported": 0, "auc": 0.5, "p_value": 1.0, "shifts": 0}
+    n_known = int(known.sum())
+    if n_known < 2 or n <= 2 * min_shift + 1:
+        return out
+    r = np.zeros(n)
+    r[known] = average_ranks(level[known])
+    f = np.fft.rfft(miss.astype(np.float64)) if fm is None else fm
+    rank_sum = np.fft.irfft(np.conj(f) * np.fft.rfft(r), n)
+    m = np.rint(np.fft.irfft(np.conj(f) * np.fft.rfft(known.astype(np.float64)), n))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        auc = (rank_sum - m * (m + 1) / 2.0) / (m * (n_known - m))
+    auc[(m <= 0) | (m >= n_known)] = np.nan
+    m0 = int(m[0])
+    out.update(missing=m0, reported=n_known - m0)
+    if not np.isfinite(auc[0]):
+        return out
+    null = auc[min_shift:n - min_shift + 1]
+    null = null[np.isfinite(null)]
+    p = float((1 + np.count_nonzero(null >= auc[0] - 1e-12)) / (1 + null.size))
+    out.update(auc=round(float(auc[0]), 4), p_value=p, shifts=int(null.size),
+               null_auc_95=round(float(np.quantile(null, 0.95)), 4) if null.size else None)
+    return out
+
+
+def own_level_missingness(series: Series, *, window_days: float, quantile: float, min_missing_share: float,
+                          min_runs: int, alpha: float, min_risk_ratio: float, min_missing_high: int) -> list[Finding]:
+    """FOR-05 for a station without neighbours (a flue-gas outlet, an isolated station): windows whose
+    gaps took the top of the station's own distribution with them.
+
+    When values are dropped *because* they are high (a DAS switched off when the concentration
+    rises, 2015 measures 4(10)), the values left in the window lose their upper tail: with q the
+    ``quantile`` of the station's values outside the window, about (1 − q) of the window's values
+    should lie above it; under selective deletion almost none do. In each window of ``window_days``
+    (sliding by half) with at least ``min_missing_share`` of its slots missing in at least
+    ``min_runs`` separate gaps, the count of present values above the reference quantile is
+    compared with Binomial(present, 1 − q) (lower tail, p < ``alpha``); the effect size is the
+    expected count ÷ the observed (≥ ``min_risk_ratio``), and at least ``min_missing_high``
+    values must be missing. Gaps at random times leave the distribution as it was; a window that
+    is merely cleaner has no reason to be gappy. Overlapping flagged windows make one finding
+    (SUSPECT, ``selective_missingness_own_level``; score 0.8 at ``min_risk_ratio``, 1 at 1.25 × it).
+    """
+    x = series.values
+    t = series.times
+    step = int(series.step_s)
+    fin = np.isfinite(x)
+    if fin.sum() < 48:
+        return []
+    found: list[tuple[int, int, dict[str, Any]]] = []
+    for s, e in _windows(t, window_days):
+        miss = ~fin[s:e]
+        n_miss = int(miss.sum())
+        if e - s < 24 or n_miss < max(min_missing_high, min_missing_share * (e - s)):
+            continue
+        gaps = true_runs(miss)
+        if len(gaps) < min_runs:
+            continue
+        rest = np.concatenate((x[:s][fin[:s]], x[e:][fin[e:]]))
+        if rest.size < 48:
+            continue
+        thr = float(np.quantile(rest, quantile))
+        present = x[s:e][fin[s:e]]
+        k = int(np.count_nonzero(present > thr))
+        expected = present.size * (1.0 - quantile)
+        ratio = expected / max(k, 0.5)
+        if present.size < 24 or ratio < min_risk_ratio:
+            continue
+        p = _binom_cdf(k, int(present.size), 1.0 - quantile)
+        if p >= alpha:
+            continue
+        found.append((s, e, {"window": [_iso(int(t[s])), _iso(int(t[e - 1]) + step)], "missing": n_miss,
+                             "slots": e - s, "gaps": len(gaps), "reference_quantile": quantile,
+                             "reference_threshold": round(thr, 6), "reference_values": int(rest.size),
+                             "present": int(present.size), "present_above": k, "expected_above": round(expected, 2),
+                             "ratio": round(ratio, 3), "p_value": p,
+                             "present_max": round(float(present.max()), 6) if present.size else None}))
+    out: list[Finding] = []
+    groups: list[list[tuple[int, int, dict[str, Any]]]] = []
+    for h in found:
+        if groups and h[0] < max(g[1] for g in groups[-1]):
+            groups[-1].append(h)
+        else:
+            groups.append([h])
+    for g in groups:
+        s, e = g[0][0], max(x_[1] for x_ in g)
+        best = max(g, key=lambda x_: x_[2]["ratio"])[2]
+        out.append(Finding(s, e, Status.SUSPECT, "selective_missingness_own_level", _score(best["ratio"], min_risk_ratio), {
+            **best, "mode": "own level (no neighbours)", "windows_flagged": len(g),
+            "period": [_iso(int(t[s])), _iso(int(t[e - 1]) + step)],
+            "thresholds": {"window_days": window_days, "quantile": quantile, "min_missing_share": min_missing_share,
+                           "min_runs": min_runs, "alpha": alpha, "min_risk_ratio": min_risk_ratio,
+                           "min_missing_high": min_missing_high},
+        }))
+    return out
+
