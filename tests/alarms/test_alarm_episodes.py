@@ -112,7 +112,7 @@ def test_corroboration_needs_a_second_family_and_overlap(mk) -> None:
 
 
 def test_level_is_capped_at_4(mk) -> None:
-    rs = [mk("XV-03", hours=3), mk("SPA-01", hours=3, reason="n"), mk("FOR-06", hours=3, reason="c"),
+    rs = [mk("XV-03", hours=3), mk("SPA-01", hours=3, reason="n"), mk("META-02", hours=3, reason="c"),
           mk("MARK-02", hours=3, reason="m")]
     (ep,) = build_episodes(rs)
     assert ep.level == 4 and len(ep.families) == 4
@@ -174,9 +174,9 @@ def test_evidence_bundle(mk) -> None:
 
 def test_merge_bundles(mk) -> None:
     a = build_episodes([mk(start_h=0, score=0.5)])[0]
-    b = build_episodes([mk(start_h=0, score=0.5), mk("FOR-06", start_h=3, reason="copied", score=0.9)])[0]
+    b = build_episodes([mk(start_h=0, score=0.5), mk("SPA-01", start_h=3, reason="neighbour_z", score=0.9)])[0]
     m = merge_bundles(evidence_bundle(a), evidence_bundle(b))
-    assert m["results_total"] == 2 and [d["id"] for d in m["detectors"]] == ["FOR-06", "XV-03"]
+    assert m["results_total"] == 2 and [d["id"] for d in m["detectors"]] == ["SPA-01", "XV-03"]
     assert m["start_utc"] == T0 and m["end_utc"] == T0 + 4 * H
 
 

@@ -82,6 +82,15 @@ def test_a_long_notice_neither_absorbs_nor_hides_a_finding(svc, mk, recorder) ->
     assert [s[:2] for s in recorder.sent][-1] == (rep.raised[0], "raised")
 
 
+def test_a_month_long_forensic_alarm_and_an_event_inside_it_are_two_alarms(svc, mk) -> None:
+    svc.raise_results([mk("FOR-01", hours=720, reason="bunching_below_limit", score=0.9),
+                       mk("TMP-03", start_h=200, hours=12, reason="flat", score=0.5)])
+    assert sorted((a.detector, a.end_utc - a.start_utc) for a in svc.repo.list_alarms()) == [
+        ("FOR-01", 720 * H), ("TMP-03", 12 * H)]
+    assert svc.policy.alarm_kind("FOR-05") == "forensic" and svc.policy.alarm_kind("SPA-01") == "event"
+    assert svc.policy.alarm_kind("TMP-03") == "event" and svc.policy.alarm_kind("CMP-01") == "quality"
+
+
 def test_rescanning_a_long_alarm_changes_nothing(svc, mk) -> None:
     rs = [mk("TMP-03", start_h=i, reason="flat", score=0.2) for i in range(600)]  # more than the bundle keeps in full
     svc.raise_results(rs)

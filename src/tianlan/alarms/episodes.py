@@ -5,10 +5,9 @@ Pure (no I/O): ``tianlan qc scan`` uses it on files (A.csv) and the alarm servic
 One episode per station, parameter (or :data:`~tianlan.alarms.policy.STATION_WIDE` ``*`` for
 results with no parameter), kind and stretch of time: results of that station and parameter whose
 gap is shorter than the policy's ``merge_gap_s`` (default 6 h) are one episode, whatever detectors
-produced them — except that evidence detectors (fraud families and fraud-targeting checks) and
-plain data-quality detectors make separate episodes
-(:meth:`~tianlan.alarms.policy.AlarmPolicy.is_evidence_detector`), so a month-long completeness
-alarm never absorbs a two-hour fraud finding inside it. Identical results (same detector, version,
+produced them — except that the three kinds of alarm (data quality, events, forensic statistics;
+:meth:`~tianlan.alarms.policy.AlarmPolicy.alarm_kind`) make separate episodes, so a month-long
+completeness or forensic alarm never absorbs a two-hour fraud finding inside it. Identical results (same detector, version,
 config hash, station, parameter, range, status and reason) count once. The level is the highest
 level of the episode's results (policy table), plus one when independent evidence corroborates it
 (see :mod:`tianlan.alarms.policy`).
@@ -104,7 +103,7 @@ def build_episodes(results: Sequence[QcResult], *, policy: AlarmPolicy | None = 
     rs = dedupe(results)
     levels: dict[int, int] = {}
     evidence_by_station: dict[str, list[QcResult]] = defaultdict(list)
-    groups: dict[tuple[str, str, bool], list[QcResult]] = defaultdict(list)
+    groups: dict[tuple[str, str, str], list[QcResult]] = defaultdict(list)
     floor = max(1, pol.min_level)
     for r in rs:
         rule = pol.rule_for(r)
@@ -112,7 +111,7 @@ def build_episodes(results: Sequence[QcResult], *, policy: AlarmPolicy | None = 
         if rule is not None and rule.evidence:
             evidence_by_station[r.station].append(r)
         if levels[id(r)] >= floor:
-            groups[(r.station, parameter_key(r.parameter), pol.is_evidence_detector(r.detector))].append(r)
+            groups[(r.station, parameter_key(r.parameter), pol.alarm_kind(r.detector))].append(r)
 
     ev_arrays = {}
     for st, ev in evidence_by_station.items():

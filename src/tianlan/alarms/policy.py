@@ -47,6 +47,9 @@ from tianlan.qc.core import QcResult, Status
 
 #: Detector families whose results are evidence of falsification (qc_fraud.md §F).
 FRAUD_FAMILIES: frozenset[str] = frozenset({"xv", "spa", "mark", "meta", "cems", "wat", "for", "agg"})
+#: Families whose findings are statistics of a month or more (bunching, digits, missingness,
+#: copies): their alarms are kept apart from event alarms (:meth:`AlarmPolicy.alarm_kind`).
+FORENSIC_FAMILIES: frozenset[str] = frozenset({"for"})
 #: QC checks that target fraud behaviours (flat, attenuated, suppressed, stable-low and shifted
 #: series; packet integrity; clock manipulation), so their fails are more than data quality.
 FRAUD_TARGETING_CHECKS: frozenset[str] = frozenset({"TMP-03", "TMP-04", "TMP-05", "TMP-06", "TMP-07", "PRV-03", "TIM-01"})
@@ -165,14 +168,23 @@ class AlarmPolicy:
     def is_evidence_detector(self, detector: str) -> bool:
         """Whether ``detector`` (a catalogue ID; its family is the prefix, ``XV-03`` → ``xv``) is one
         an evidence rule names — a fraud-family detector or a fraud-targeting check — as opposed to
-        plain data quality (completeness, range …).
-
-        Episodes and stored alarms never mix the two kinds: a long data-quality alarm (a month
-        short of data, say) must not swallow a two-hour fraud finding inside it — the finding is its
-        own alarm, notified as new, and closing the data-quality alarm does not hide it."""
+        plain data quality (completeness, range …)."""
         fam = detector.split("-", 1)[0].lower()
         return any(rule.evidence and (not rule.detectors or detector in rule.detectors)
                    and (not rule.families or fam in rule.families) for rule in self.rules)
+
+    def alarm_kind(self, detector: str) -> str:
+        """The kind of alarm a detector's results make: ``quality`` (data quality: completeness,
+        range …), ``event`` (evidence of something that happened over hours: a flat run, a sprayed
+        inlet, a spatial outlier …) or ``forensic`` (a statistic of a month or more: bunching below
+        a limit, digits, selective missingness, copied sequences — :data:`FORENSIC_FAMILIES`).
+
+        Episodes and stored alarms never mix kinds. Merged, a month-long alarm would swallow a
+        two-hour finding inside it: no new alarm, no notification, and once the long alarm were
+        closed the finding would be skipped as already judged."""
+        if not self.is_evidence_detector(detector):
+            return "quality"
+        return "forensic" if detector.split("-", 1)[0].lower() in FORENSIC_FAMILIES else "event"
 
     def hash(self) -> str:
         """SHA-256 (hex, first 16) of the policy, recorded in every evidence bundle."""

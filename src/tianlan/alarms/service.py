@@ -1,8 +1,8 @@
 """The alarm service: episodes into stored alarms (dedupe against open alarms), the lifecycle with who
 and why, silences and maintenance windows, auto-resolve, notifications and precision statistics.
 
-How an episode meets the store (station and parameter equal, and both of evidence detectors or
-both of data-quality detectors, :meth:`~tianlan.alarms.policy.AlarmPolicy.is_evidence_detector`):
+How an episode meets the store (station, parameter and kind of alarm equal — data quality, event
+or forensic, :meth:`~tianlan.alarms.policy.AlarmPolicy.alarm_kind`):
 
 - an **open** alarm (raised, acknowledged, verified) whose period is closer than the policy's
   merge gap is **extended** — period widened, results and detectors merged, level raised if the
@@ -133,9 +133,9 @@ class AlarmService:
     def _one(self, tx: AlarmsTx, ep: Episode, result_ids: Mapping[str, int] | None, input_summary: Mapping[str, Any] | None,
              report: IngestReport, to_notify: list[tuple[int, str]]) -> None:
         gap = self.policy.merge_gap_s
-        kind = self.policy.is_evidence_detector(ep.detector)
+        kind = self.policy.alarm_kind(ep.detector)
         near = [a for a in tx.near(ep.station, ep.parameter, ep.start_utc - gap, ep.end_utc + gap)
-                if self.policy.is_evidence_detector(a.detector) == kind]
+                if self.policy.alarm_kind(a.detector) == kind]
         open_ = [a for a in near if a.is_open]
         if open_:
             bundle = evidence_bundle(ep, policy=self.policy, result_ids=result_ids, input_summary=input_summary)
