@@ -392,6 +392,12 @@ class Row:
         return self.true_alarms_any / self.alarms if self.alarms else None
 
     @property
+    def f1(self) -> float | None:
+        """Harmonic mean of event recall and alarm precision (strict scoring)."""
+        p, r = self.precision, self.recall
+        return None if p is None or r is None else (2 * p * r / (p + r) if p + r else 0.0)
+
+    @property
     def median_delay_h(self) -> float | None:
         return float(np.median(self.delays_h)) if self.delays_h else None
 
@@ -509,23 +515,51 @@ def render(result: Result) -> Table:
                   title_justify="left")
     for col, just in (("scenario", "left"), ("injections", "right"), ("detected", "right"),
                       ("event recall", "right"), ("recall, any alarm", "right"), ("alarms ≥2", "right"),
-                      ("precision", "right"), ("precision, any alarm", "right"),
+                      ("precision", "right"), ("precision, any alarm", "right"), ("F1", "right"),
                       ("median delay h", "right"), ("false alarms / station-month", "right"),
                       ("top detectors (true alarms; clean: false)", "left"), ("s", "right")):
         table.add_column(col, justify=just)  # type: ignore[arg-type]
     if not result.available:
-        table.add_row("—", "", "", "", "", "", "", "", "", "", result.about, "")
+        table.add_row("—", "", "", "", "", "", "", "", "", "", "", result.about, "")
         return table
     c = result.clean
     assert c is not None
-    table.add_row(c.scenario, "—", "—", "—", "—", str(c.alarms), "—", "—", "—", _f(c.per_station_month),
+    table.add_row(c.scenario, "—", "—", "—", "—", str(c.alarms), "—", "—", "—", "—", _f(c.per_station_month),
                   ", ".join(f"{d}×{n}" for d, n in c.top), f"{c.seconds:.1f}", style="bold")
     for r in result.rows:
         table.add_row(r.scenario + (f" ({r.note})" if r.note else ""), str(r.injections), str(r.detected),
                       _f(r.recall), _f(r.recall_any), str(r.alarms), _f(r.precision), _f(r.precision_any),
-                      _f(r.median_delay_h, "{:.1f}"), "",
+                      _f(r.f1), _f(r.median_delay_h, "{:.1f}"), "",
                       ", ".join(f"{d}×{n}" for d, n in r.top), f"{r.seconds:.1f}")
     return table
+
+
+def compare(results: Sequence[Result]) -> list[Table]:
+    """Per data set with both methods: each scenario's recall, precision and F1 side by side, and
+    whether Tianlan is ahead (on F1: recall alone rewards alarming on everything)."""
+    out = []
+    for ds in dict.fromkeys(r.dataset for r in results):
+        by = {r.method: r for r in results if r.dataset == ds and r.available}
+        if len(by) < 2:
+            continue
+        (ma, a), (mb, b) = list(by.items())[:2]
+        t = Table(title=f"{ds} — {ma} vs {mb}", title_justify="left")
+        for col in ("scenario", f"recall {ma} / {mb}", f"precision {ma} / {mb}", f"F1 {ma} / {mb}",
+                    "false alarms / station-month", f"{ma} ahead on F1"):
+            t.add_column(col, justify="left" if col == "scenario" else "right")
+        rows_b = {r.scenario: r for r in b.rows}
+        for ra in a.rows:
+            rb = rows_b.get(ra.scenario)
+            if rb is None:
+                continue
+            ahead = ra.f1 is not None and rb.f1 is not None and ra.f1 > rb.f1
+            t.add_row(ra.scenario, f"{_f(ra.recall)} / {_f(rb.recall)}", f"{_f(ra.precision)} / {_f(rb.precision)}",
+                      f"{_f(ra.f1)} / {_f(rb.f1)}", "", "yes" if ahead else "no")
+        if a.clean is not None and b.clean is not None:
+            t.add_row("clean data", "", "", "", f"{_f(a.clean.per_station_month)} / {_f(b.clean.per_station_month)}", "",
+                      style="bold")
+        out.append(t)
+    return out
 
 
 def to_json(results: Sequence[Result]) -> list[dict[str, Any]]:
@@ -533,7 +567,7 @@ def to_json(results: Sequence[Result]) -> list[dict[str, Any]]:
     for r in results:
         d = asdict(r)
         for row, src in zip(d["rows"], r.rows, strict=True):
-            row.update(recall=src.recall, precision=src.precision, median_delay_h=src.median_delay_h,
+            row.update(recall=src.recall, precision=src.precision, f1=src.f1, median_delay_h=src.median_delay_h,
                        recall_any=src.recall_any, precision_any=src.precision_any)
         out.append(d)
     return out
@@ -675,6 +709,9 @@ def main(argv: Sequence[str] | None = None) -> None:
                     console.print("detector errors (DETECTOR_ERROR results): "
                                   + ", ".join(f"{k}×{v}" for k, v in sorted(res.errors.items())))
                 console.print()
+    for t in compare(results):
+        console.print(t)
+        console.print()
     console.print(f"total {time.perf_counter() - t0:.0f} s; an injection counts as detected when an alarm of "
                   f"level ≥ {MIN_LEVEL} that the clean data do not raise overlaps its window on its station; "
                   f"precision = share of level ≥ {MIN_LEVEL} alarms overlapping an injection and not raised on the "
