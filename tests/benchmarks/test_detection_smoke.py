@@ -42,6 +42,8 @@ def _check(bench: ModuleType, results: list, datasets: list) -> None:
             assert 0 <= r.true_alarms <= r.alarms
             assert r.recall is None or 0.0 <= r.recall <= 1.0
             assert r.precision is None or 0.0 <= r.precision <= 1.0
+            if r.recall is not None and r.precision is not None:
+                assert r.f1 is not None and min(r.recall, r.precision) - 1e-9 <= r.f1 <= max(r.recall, r.precision) + 1e-9
             assert all(d >= 0 for d in r.delays_h) and len(r.delays_h) == r.detected
             assert r.scenario in text
         assert res.clean is not None and res.clean.per_station_month is not None
@@ -62,6 +64,10 @@ def test_simulated_cems_and_water_slices() -> None:
     datasets = [bench.sim_cems(outlets=2, days=31, seed=3), bench.sim_water(rivers=1, days=31, seed=3)]
     results = bench.run(datasets, [bench.TianlanMethod(), bench.QartodMethod()], injections=1, seed=1)
     _check(bench, results, datasets)
+    tables = bench.compare(results)
+    if all(r.available for r in results):  # one side-by-side table per data set, a row per scenario + clean
+        assert len(tables) == len(datasets)
+        assert [t.row_count for t in tables] == [len(d.scenarios) + 1 for d in datasets]
 
 
 @pytest.mark.skipif(not HEBEI.exists(), reason=f"real data not present: {HEBEI}")
