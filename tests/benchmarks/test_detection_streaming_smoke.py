@@ -84,7 +84,13 @@ def test_restreaming_changed_stations_with_scheduled_scans_gives_the_full_stream
     clean = method.alarms(ds, ds.frame)
     run = method.runs[-1]
     assert run.frames > 0 and run.live["errors"] == 0 and run.live["processed"] == run.frames
-    assert len(run.scans) == 6 and all(s.stations == 4 for s in run.scans)  # the store holds every station
+    # scans before the month's first checkpoint (the 11th) see only December (no data); later ones the
+    # first ten days of January, every station (the store holds them all)
+    from tianlan.model.timeutil import parse_user_time
+
+    jan11 = parse_user_time("2019-01-11")
+    assert len(run.scans) == 6 and [s.end_utc for s in run.scans].count(jan11) == 2
+    assert all(s.stations == 4 for s in run.scans if s.end_utc == jan11)
     # each final alarm has the states the service wrote, the last one its final state
     for a in clean:
         states = run.history[run.ids[a]]
@@ -95,7 +101,7 @@ def test_restreaming_changed_stations_with_scheduled_scans_gives_the_full_stream
     frame, truth = inject(ds.frame, "clipping", station=station, start_utc=t0 + 3 * day, hours=8 * 24, rng=3)
     incremental = method.alarms(ds, frame)
     scan_run = method.runs[-1]
-    assert len(scan_run.scans) == 6 and all(1 < s.stations <= 4 for s in scan_run.scans)  # changed + neighbours
+    assert len(scan_run.scans) == 6 and all(1 < s.stations <= 4 for s in scan_run.scans if s.end_utc == jan11)  # changed + neighbours
     full_run = bench.StreamingMethod(scheduled_every_s=every).stream(ds, frame)
     # the changed station's alarms are those of a full stream (a neighbour's cross-station findings,
     # XV-03 residuals against this station, can move with the injection: kept from the clean run)
@@ -105,10 +111,10 @@ def test_restreaming_changed_stations_with_scheduled_scans_gives_the_full_stream
              and truth.overlaps(a.station, a.start_utc, a.end_utc)]
     assert found
     first_held, _s, first_end, _l = scan_run.history[scan_run.ids[found[0]]][0]
+    # raised by a scan that covers the first ten days (from the 11th; scans every 2 days, and one at
+    # the end), and its result ends at that checkpoint
     scan_times = {t0 + 3600 + bench.ARRIVAL_S + k * every for k in range(1, 6)} | {t0 + 12 * day + bench.ARRIVAL_S}
-    # raised by a scan, after the data it covers (a month test's result ends at the scan window's end,
-    # the next full hour: at most an hour past the data)
-    assert first_held in scan_times and first_end <= first_held + 3600
+    assert first_held in scan_times and first_held >= jan11 and first_end <= jan11
     plain = bench.StreamingMethod().stream(ds, frame, [station]).alarms  # live QC alone does not run FOR-01
     assert not any(a.detector == "FOR-01" for a in plain)
 

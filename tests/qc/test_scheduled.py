@@ -45,12 +45,18 @@ def test_the_default_batch_part_is_what_streaming_leaves_out() -> None:
     assert batch_only_config(config_from([{"id": "TMP-03"}])) is None
 
 
-def test_scan_window_is_previous_and_current_beijing_month() -> None:
-    now = parse_user_time("2019-03-01T00:30")  # just after midnight, Beijing: March has begun
-    a, b = scan_window(now)
-    assert a == parse_user_time("2019-02-01T00:00") and b == parse_user_time("2019-03-01T01:00")
-    a, b = scan_window(parse_user_time("2019-02-28T23:59"))
-    assert a == parse_user_time("2019-01-01T00:00") and b == parse_user_time("2019-03-01T00:00")
+def test_scan_window_is_previous_month_and_current_month_to_its_checkpoint() -> None:
+    def window(now: str) -> tuple[int, int]:
+        return scan_window(parse_user_time(now))
+
+    # just after midnight, Beijing: March has begun, February is scanned whole, March not yet
+    assert window("2019-03-01T00:30") == (parse_user_time("2019-02-01"), parse_user_time("2019-03-01"))
+    assert window("2019-03-10T23:59") == (parse_user_time("2019-02-01"), parse_user_time("2019-03-01"))
+    # from the 11th the first ten days, from the 21st twenty: two looks at a filling month, not 120
+    assert window("2019-03-11T00:00") == (parse_user_time("2019-02-01"), parse_user_time("2019-03-11"))
+    assert window("2019-03-31T23:59") == (parse_user_time("2019-02-01"), parse_user_time("2019-03-21"))
+    assert window("2019-02-28T23:59") == (parse_user_time("2019-01-01"), parse_user_time("2019-02-21"))
+    assert window("2019-01-05T12:00") == (parse_user_time("2018-12-01"), parse_user_time("2019-01-01"))
 
 
 def test_scheduled_scan_stores_results_and_raises_each_finding_once(store, toys, put_observations,
@@ -59,7 +65,7 @@ def test_scheduled_scan_stores_results_and_raises_each_finding_once(store, toys,
     cfg_path = tmp_path / "C.yaml"
     cfg_path.write_text(BATCH_CONFIG, encoding="utf-8")
     cfg = load_config(cfg_path)
-    now = T0 + 80 * 3600
+    now = T0 + 10 * 86400 + 3600  # 2019-03-11 01:00 Beijing: March's first ten days are scanned
     rep = scheduled_scan(store, config=cfg, now_utc=now)
     assert rep.detectors == ["ZQ-FLAT"]  # ZQ-HIGH streams; only the batch part runs
     assert (rep.start_utc, rep.end_utc) == scan_window(now) and rep.stations == 3 and rep.raised == 1
@@ -84,7 +90,7 @@ def test_scheduled_scans_run_on_a_timer_until_stopped(store, toys, put_observati
         stop = asyncio.Event()
         # the data are from 2019: the timer's "now" must be within a month of them
         task = asyncio.create_task(scheduled_scans(store, settings, stop, first_delay_s=0.0,
-                                                   clock=lambda: T0 + 80 * 3600))
+                                                   clock=lambda: T0 + 10 * 86400 + 3600))
         for _ in range(400):
             await asyncio.sleep(0.05)
             if AlarmsRepo(store).list_alarms():
