@@ -101,7 +101,8 @@ def test_restreaming_changed_stations_with_scheduled_scans_gives_the_full_stream
     frame, truth = inject(ds.frame, "clipping", station=station, start_utc=t0 + 3 * day, hours=8 * 24, rng=3)
     incremental = method.alarms(ds, frame)
     scan_run = method.runs[-1]
-    assert len(scan_run.scans) == 6 and all(1 < s.stations <= 4 for s in scan_run.scans if s.end_utc == jan11)  # changed + neighbours
+    # the changed station and its neighbours
+    assert len(scan_run.scans) == 6 and all(1 < s.stations <= 4 for s in scan_run.scans if s.end_utc == jan11)
     full_run = bench.StreamingMethod(scheduled_every_s=every).stream(ds, frame)
     # the changed station's alarms are those of a full stream (a neighbour's cross-station findings,
     # XV-03 residuals against this station, can move with the injection: kept from the clean run)
