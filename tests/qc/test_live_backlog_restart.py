@@ -19,21 +19,17 @@ import httpx
 import pytest
 from platform_helpers import start_platform
 from sqlalchemy import Engine
+from test_live_platform import FLAT_FROM, FLAT_TO, HOURS, PM25, POLLUTANTS, _send, _uploads
 
 from tianlan.model.registry import Device, Registry, Site
 from tianlan.qc import live as live_mod
 from tianlan.qc.stream import StreamingQc
-from tianlan.sim.client import DeviceClient
-from tianlan.sim.device import CN_HOUR, SimDevice
+from tianlan.sim.device import SimDevice
 from tianlan.store.alarms_repo import AlarmsRepo
 from tianlan.store.qc_live_repo import QcLiveRepo
 from tianlan.store.qc_repo import QcRepo
 from tianlan.store.registry_repo import RegistryRepo
 
-PM25 = "a34004"
-POLLUTANTS = ["a21026", "a21004", "a21005", "a05024", "a34002", PM25]
-HOURS = 30
-FLAT_FROM, FLAT_TO = 6, 24
 STATIONS = {"BR0": (114.50, 38.05), "BR1": (114.53, 38.04), "BR2": (114.47, 38.07), "BR3": (114.52, 38.08)}
 FRAUD = "BR1"
 # a backfill burst: the reception-time detectors would rightly report it (see test_live_platform.py)
@@ -74,28 +70,6 @@ def _register(engine: Engine) -> dict[str, SimDevice]:
     RegistryRepo(engine).import_registry(Registry(sites=sites, devices=devs))
     return {d.site: SimDevice(d.mn, d.password, kind="air", seed=i + 21, codes=POLLUTANTS)  # type: ignore[misc]
             for i, d in enumerate(devs)}
-
-
-def _uploads(sim: SimDevice, start: int, flat: bool) -> list:
-    out = []
-    for h, (data_time, items) in enumerate(sim.items_many(CN_HOUR, [start + 3600 * h for h in range(HOURS)])):
-        if flat and FLAT_FROM <= h < FLAT_TO:
-            items = {**items, PM25: {**items[PM25], "Min": "33", "Avg": "33", "Max": "33"}}
-        out.extend(sim.build(CN_HOUR, data_time, items))
-    return out
-
-
-async def _send(port: int, uploads: dict[str, list]) -> None:
-    clients = []
-    for mn, ups in uploads.items():
-        c = DeviceClient("127.0.0.1", port, mn, window=4, record_frames=False)
-        c.start()
-        c.submit_many(ups)
-        clients.append(c)
-    for c in clients:
-        assert await c.wait_idle(60), f"{c.mn}: not every upload was acknowledged"
-    for c in clients:
-        await c.close()
 
 
 def _health(port: int) -> dict:
