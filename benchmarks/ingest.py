@@ -40,6 +40,7 @@ from rich.table import Table
 from sqlalchemy import create_engine, insert, text
 from sqlalchemy.engine import make_url
 
+from tianlan.procname import LEDGER, WRITER
 from tianlan.sim.device import SimDevice
 from tianlan.store.engine import open_store
 from tianlan.store.schema import devices
@@ -123,6 +124,28 @@ def _pg_backends(admin, name: str) -> list[int]:  # type: ignore[no-untyped-def]
     return [p for p in pids if os.path.exists(f"/proc/{p}/stat")]
 
 
+def _comm(pid: int) -> str:
+    """The process name (``tianlan.procname``: the writer and the ledger sealer name themselves)."""
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return ""
+
+
+def _unsealed_frames(url: str) -> int:
+    """Frames whose observations the ledger has not sealed yet (it runs every 60 s, at low priority)."""
+    engine = create_engine(url)
+    try:
+        with engine.connect() as c:
+            top = c.execute(text("SELECT COALESCE(MAX(id), 0) FROM raw_frames")).scalar_one()
+            done = c.execute(text("SELECT COALESCE(MAX(last_id), 0) FROM ledger_seals "
+                                  "WHERE kind = 'observations'")).scalar_one()
+        return int(top) - int(done)
+    finally:
+        engine.dispose()
+
+
 def children(pid: int) -> list[int]:
     out: list[int] = []
     for tid in os.listdir(f"/proc/{pid}/task"):
@@ -191,10 +214,11 @@ def run_one(backend: str, args: argparse.Namespace) -> dict:
         client.start()
         if not parent.poll(300) or parent.recv() != "ready":
             raise RuntimeError("load generator did not start")
-        writers = children(proc.pid)
+        kids0 = {p: _cpu_or_0(p) for p in children(proc.pid)}
+        writers = [p for p in kids0 if _comm(p) == WRITER]
         backends = _pg_backends(admin, name) if admin is not None else []  # PostgreSQL server processes
         gw0 = cpu_s(proc.pid)
-        wr0 = sum(cpu_s(p) for p in writers)
+        wr0 = sum(kids0[p] for p in writers)
         db0 = sum(_cpu_or_0(p) for p in backends)
         load0 = os.getloadavg()[0]
         perf = None
@@ -210,6 +234,9 @@ def run_one(backend: str, args: argparse.Namespace) -> dict:
             perf.wait(60)
         gw_cpu = cpu_s(proc.pid) - gw0
         wr_cpu = sum(cpu_s(p) for p in writers) - wr0
+        ledgers = [p for p in children(proc.pid) if _comm(p) == LEDGER]  # started at the first seal
+        lg_cpu = sum(_cpu_or_0(p) - kids0.get(p, 0.0) for p in ledgers)
+        lag = _unsealed_frames(url or f"sqlite:///{tmp / 'tianlan.db'}")
         db_cpu = sum(_cpu_or_0(p) for p in backends) - db0
         client.join(30)
         import httpx
@@ -239,6 +266,7 @@ def run_one(backend: str, args: argparse.Namespace) -> dict:
         "rows": r["acked"] * len(CODES) / r["send_s"], "p50": r["p50"], "p99": r["p99"], "rss": rss,
         "wrss": wrss, "gw_us": gw_cpu / acked * 1e6, "wr_us": wr_cpu / acked * 1e6,
         "db_us": db_cpu / acked * 1e6 if backends else None,
+        "lg_us": lg_cpu / acked * 1e6, "lag": lag,
         "cl_us": r["cpu"] / acked * 1e6, "retx": r["retx"], "bad": r["bad"], "load": load0,
         "batches": health["writer"].get("batches"),
     }
@@ -270,16 +298,18 @@ def main() -> None:
     t = Table(title=f"HJ 212 ingest, end to end over loopback TCP, ack after commit ({args.client} load generator)")
     for col in ("store", "devices", "window", "frames acked", "seconds", "frames/s", "obs rows/s",
                 "ack p50 ms", "ack p99 ms", "retx", "bad acks", "peak RSS MB gateway/writer",
-                "CPU µs/frame gateway", "writer", "client", "PostgreSQL server", "total", "load avg"):
+                "CPU µs/frame gateway", "writer", "ledger", "client", "PostgreSQL server", "total",
+                "frames unsealed at end", "load avg"):
         t.add_column(col, justify="right")
     for r in results:
         t.add_row(r["backend"], str(r["devices"]), str(args.window), f"{r['acked']}/{r['frames']}",
                   f"{r['seconds']:.2f}", f"{r['fps']:,.0f}", f"{r['rows']:,.0f}",
                   f"{r['p50']:.1f}" if r["p50"] else "-", f"{r['p99']:.1f}" if r["p99"] else "-",
                   str(r["retx"]), str(r["bad"]), f"{r['rss']:.0f}/{r['wrss']:.0f}", f"{r['gw_us']:.1f}",
-                  f"{r['wr_us']:.1f}", f"{r['cl_us']:.1f}", "-" if r["db_us"] is None else f"{r['db_us']:.1f}",
-                  f"{r['gw_us'] + r['wr_us'] + r['cl_us'] + (r['db_us'] or 0.0):.1f}",
-                  f"{r['load']:.2f}")
+                  f"{r['wr_us']:.1f}", f"{r['lg_us']:.1f}", f"{r['cl_us']:.1f}",
+                  "-" if r["db_us"] is None else f"{r['db_us']:.1f}",
+                  f"{r['gw_us'] + r['wr_us'] + r['lg_us'] + r['cl_us'] + (r['db_us'] or 0.0):.1f}",
+                  f"{r['lag']:,}", f"{r['load']:.2f}")
     console.print(t)
 
 

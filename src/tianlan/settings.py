@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -68,6 +69,11 @@ class Settings(BaseSettings):
     ledger_checkpoint_interval_s: float = Field(
         60.0, description="How often `tianlan serve` seals pending frames and observations and signs a ledger "
         "checkpoint (s); 0 turns it off (run `tianlan ledger checkpoint` instead)."
+    )
+    ledger_mode: Literal["process", "thread"] = Field(
+        "process", description="Where `tianlan serve` seals observations and signs checkpoints: 'process' (a "
+        "low-priority child process, so that sealing never takes CPU from the gateway; default) or 'thread' "
+        "(inside the server process)."
     )
     session_secret: str | None = Field(
         None, description="Secret that signs web session cookies; default: a random secret kept in "

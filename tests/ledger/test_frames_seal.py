@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from hashlib import sha256
 
+import pytest
 from helpers import write_batches
 from sqlalchemy import text
 
@@ -94,3 +95,59 @@ def test_service_seals_and_signs(store, tmp_path) -> None:
     assert cp is not None and (tmp_path / "k.pem").exists()
     r = verify(store, public_key=cp.public_key)
     assert r.ok and r.unsigned_tail == 0 and r.frames == 3
+
+
+def test_service_worker_is_a_low_priority_process(store, tmp_path) -> None:
+    """``ledger_mode=process``: sealing runs in a child process niced below the server, which then
+    seals and signs exactly as the thread does (issue 2: sealing must not take the gateway's CPU)."""
+    import asyncio
+    import os
+    import sys
+    from pathlib import Path
+    from types import SimpleNamespace
+
+    from tianlan.ledger.checkpoints import latest
+    from tianlan.ledger.service import WORKER_NICE, _Runner
+
+    write_batches(store, [4], seal=False)
+    settings = SimpleNamespace(ledger_key_file=tmp_path / "k.pem", data_dir=tmp_path, ledger_mode="process")
+
+    async def run() -> tuple[dict, list[int]]:
+        runner = _Runner(store, settings)
+        try:
+            sealed, _cp = await runner.run()
+            assert runner.pool is not None
+            pids = list(runner.pool._processes)  # the worker's pid
+            assert all(os.getpriority(os.PRIO_PROCESS, p) >= min(19, os.getpriority(os.PRIO_PROCESS, 0) + WORKER_NICE)
+                       for p in pids)
+            if sys.platform.startswith("linux"):  # named for ps/top and the ingest benchmark
+                assert all(Path(f"/proc/{p}/comm").read_text().strip() == "tianlan-ledger" for p in pids)
+            return sealed, pids
+        finally:
+            await runner.close()
+
+    if store.dialect.name == "sqlite" and store.url.database in (None, "", ":memory:"):
+        pytest.skip("an in-memory SQLite store cannot be opened by another process (the thread is used)")
+    sealed, pids = asyncio.run(run())
+    assert sealed["frames"] == 4
+    assert pids and os.getpid() not in pids
+    cp = latest(store)
+    assert cp is not None and verify(store, public_key=cp.public_key).ok
+
+
+def test_service_in_a_thread_when_asked(store, tmp_path) -> None:
+    import asyncio
+    from types import SimpleNamespace
+
+    from tianlan.ledger.service import _Runner
+
+    write_batches(store, [2], seal=False)
+    settings = SimpleNamespace(ledger_key_file=tmp_path / "k.pem", data_dir=tmp_path, ledger_mode="thread")
+
+    async def run() -> dict:
+        runner = _Runner(store, settings)
+        sealed, _cp = await runner.run()
+        assert runner.pool is None
+        return sealed
+
+    assert asyncio.run(run())["frames"] == 2

@@ -35,5 +35,6 @@ def test_acknowledged_frames_are_sealed_in_their_batch(store, tmp_path) -> None:
     report = verify(store, public_key=key.public_key().public_bytes_raw())
     assert report.ok, report.problems
     assert report.frames == frames
-    # the platform signed a checkpoint at start and after the drain: nothing is left unsigned
-    assert report.checkpoints >= 2 and report.unsigned_tail == 0
+    # the platform signs periodically (its worker process may start after the uploads ended) and
+    # after the drain: nothing is left unsigned
+    assert report.checkpoints >= 1 and report.unsigned_tail == 0

@@ -24,6 +24,7 @@ import json
 import struct
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from hashlib import sha256
 from typing import Any
 
@@ -33,6 +34,7 @@ from tianlan.errors import InputError
 from tianlan.ledger import merkle
 from tianlan.ledger.chain import SYSTEM, Entry, append_raw
 from tianlan.store import ledger_repo as repo
+from tianlan.store.engine import read_snapshot
 
 FRAMES = "frames"
 OBSERVATIONS = "observations"
@@ -175,49 +177,81 @@ def seal_pending(engine: Engine, *, observations: bool = True) -> dict[str, int]
     return {"frames": n_frames, "observation_windows": n_obs}
 
 
+@dataclass(frozen=True)
+class _WindowSeal:
+    """An observations seal computed from a snapshot, not yet appended."""
+
+    window: int
+    rows: int
+    leaves: list[bytes]
+    digest: bytes
+
+
 def seal_observations(engine: Engine, *, now: float | None = None) -> int:
     """Seal the hour windows of observations that new frames wrote into; returns windows sealed.
 
     Frames are taken in id order up to the first one whose window is still filling (ending less
     than :data:`OBS_GRACE_S` ago); its window and those after wait for a later run. A window that
     late data reach again is sealed again; verification compares each window with its newest seal.
+
+    Each run reads and digests its windows in a read snapshot, holding no lock — the writer goes on
+    committing (reading ~50,000 frames' rows takes seconds; under the ledger's head lock it stalled
+    every acknowledgement that long) — then appends the seals under the head lock, briefly. Frames
+    and their observations commit together, so a snapshot holding frames up to ``through`` holds
+    all their rows; rows of later frames reseal their windows in a later run. If another sealer
+    moved the sealed mark meanwhile, the run is computed again.
     """
     now = time.time() if now is None else now
     done = 0
     while True:
-        with engine.begin() as conn:
-            repo.lock_for_checkpoint(conn)
+        with read_snapshot(engine) as conn:
             through_prev = repo.max_sealed(conn, OBSERVATIONS)
             top = repo.max_frame_id(conn)
             if top <= through_prev:
                 return done
-            upto = min(top, through_prev + FRAMES_PER_RUN)
-            waiting = [w for w in repo.windows_touched(conn, through_prev, upto, OBS_WINDOW_S)
-                       if now < w + OBS_WINDOW_S + OBS_GRACE_S and w <= now + 86400]
-            through = upto
-            if waiting:
-                first = repo.first_frame_since(conn, through_prev, upto, min(waiting))
-                through = upto if first is None else first - 1
+            through = _sealable_through(conn, through_prev, top, now)
             if through <= through_prev:
                 return done
             windows = repo.windows_touched(conn, through_prev, through, OBS_WINDOW_S)
-            for w in windows:
-                _seal_window(conn, w, through)
-            if not windows:  # frames without observations: record how far we looked
-                _seal_window(conn, NO_WINDOW, through)
-            done += len(windows)
-            if through == top:
-                return done
+            computed = [_window_seal(conn, w) for w in windows] or [_window_seal(conn, NO_WINDOW)]
+        with engine.begin() as conn:
+            repo.lock_for_checkpoint(conn)
+            if repo.max_sealed(conn, OBSERVATIONS) != through_prev:
+                continue  # another sealer got there first: recompute from its mark
+            for ws in computed:
+                _append_window_seal(conn, ws, through)
+        done += len(windows)
+        if through == top:
+            return done
 
 
-def _seal_window(conn: Any, window: int, through: int) -> Entry:
+def _sealable_through(conn: Any, through_prev: int, top: int, now: float) -> int:
+    """The highest frame id of this run: at most :data:`FRAMES_PER_RUN` frames after ``through_prev``,
+    stopping before the first frame whose window is still filling."""
+    upto = min(top, through_prev + FRAMES_PER_RUN)
+    waiting = [w for w in repo.windows_touched(conn, through_prev, upto, OBS_WINDOW_S)
+               if now < w + OBS_WINDOW_S + OBS_GRACE_S and w <= now + 86400]
+    if not waiting:
+        return upto
+    first = repo.first_frame_since(conn, through_prev, upto, min(waiting))
+    return upto if first is None else first - 1
+
+
+def _window_seal(conn: Any, window: int) -> _WindowSeal:
     rows = repo.observations_in_window(conn, window, window + OBS_WINDOW_S) if window != NO_WINDOW else []
     leaves, digest = window_digests(rows)
-    root = merkle.root(leaves)
+    return _WindowSeal(window, len(rows), leaves, digest)
+
+
+def _append_window_seal(conn: Any, ws: _WindowSeal, through: int) -> Entry:
+    """Append one ``observations.seal`` entry (frames without observations: ``window`` NO_WINDOW)."""
+    root = merkle.root(ws.leaves)
+    window = None if ws.window == NO_WINDOW else ws.window
     entry = append_raw(conn, kind="observations.seal", actor=SYSTEM, subject_table="observations",
-                       subject_key="" if window == NO_WINDOW else str(window),
-                       payload={"window_utc": None if window == NO_WINDOW else window, "window_s": OBS_WINDOW_S,
-                                "devices": len(leaves), "rows": len(rows), "root": root.hex(),
-                                "digest": digest.hex(), "through_id": through})
-    repo.insert_seal(repo.Exec(conn), entry.seq, OBSERVATIONS, window, through, len(leaves), root, b"".join(leaves))
+                       subject_key="" if window is None else str(window),
+                       payload={"window_utc": window, "window_s": OBS_WINDOW_S,
+                                "devices": len(ws.leaves), "rows": ws.rows, "root": root.hex(),
+                                "digest": ws.digest.hex(), "through_id": through})
+    repo.insert_seal(repo.Exec(conn), entry.seq, OBSERVATIONS, ws.window, through, len(ws.leaves), root,
+                     b"".join(ws.leaves))
     return entry

@@ -35,6 +35,7 @@ from tianlan.ledger import covered, merkle
 from tianlan.ledger.canonical import GENESIS, checkpoint_message, entry_body
 from tianlan.ledger.frames import FRAMES, NO_WINDOW, OBS_WINDOW_S, OBSERVATIONS, obs_digest, parse_window_leaf, window_leaves
 from tianlan.store import ledger_repo as repo
+from tianlan.store.engine import read_snapshot
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
@@ -121,11 +122,7 @@ def verify(engine: Engine, *, public_key: bytes | None, progress: Progress | Non
     report = Report()
     out = _Collector(report, max_problems)
     prog = progress or _noop
-    with engine.connect() as conn:
-        if conn.dialect.name == "postgresql":  # one snapshot, so a verification beside the writer is consistent
-            conn = conn.execution_options(isolation_level="REPEATABLE READ")
-        else:
-            conn.exec_driver_sql("BEGIN")  # SQLite WAL: a read transaction sees one snapshot
+    with read_snapshot(engine) as conn:  # one snapshot, so a verification beside the writer is consistent
         url = engine.url.render_as_string(hide_password=False)
         obs_digests: dict[int, bytes] = {}
         if jobs > 1:  # the workers check frames and observations while this process walks the chain

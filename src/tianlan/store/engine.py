@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 from tianlan.errors import StoreError
@@ -47,6 +49,25 @@ def make_engine(url: str, *, sqlite_synchronous: str = "FULL") -> Engine:
             u = u.set(drivername="postgresql+psycopg")
         return create_engine(u, pool_pre_ping=True)
     raise StoreError(f"database_url: unsupported backend {u.get_backend_name()!r} (use sqlite or postgresql)")
+
+
+@contextmanager
+def read_snapshot(engine: Engine) -> Iterator[Connection]:
+    """A connection whose reads all see one consistent snapshot, taking no write lock.
+
+    PostgreSQL: a REPEATABLE READ transaction. SQLite (WAL): an explicit ``BEGIN`` — the sqlite3
+    module otherwise runs each SELECT in its own implicit transaction. The writer keeps committing
+    meanwhile; what it commits after the first read is not seen. Rolled back at the end.
+    """
+    with engine.connect() as conn:
+        if conn.dialect.name == "postgresql":
+            conn = conn.execution_options(isolation_level="REPEATABLE READ")
+        else:
+            conn.exec_driver_sql("BEGIN")
+        try:
+            yield conn
+        finally:
+            conn.rollback()
 
 
 def alembic_config(engine: Engine) -> Config:

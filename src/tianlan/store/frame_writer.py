@@ -348,6 +348,9 @@ def _child(conn: Any, url: str, sqlite_synchronous: str) -> None:
     """Writer process: receive marshalled batches, write them, answer with the results."""
     import gc
 
+    from tianlan.procname import WRITER, set_process_name
+
+    set_process_name(WRITER)
     if url.startswith("sqlite"):
         log.debug("writer: SQLite library: %s", _sqlite_without_mutexes())
     engine = make_engine(url, sqlite_synchronous=sqlite_synchronous)
