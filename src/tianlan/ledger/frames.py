@@ -152,12 +152,14 @@ def parse_window_leaf(leaf: bytes) -> tuple[int, int, bytes]:
     return d, n, leaf[12:]
 
 
-def seal_pending(engine: Engine, *, observations: bool = True) -> dict[str, int]:
+def seal_pending(engine: Engine, *, observations: bool = True, until: float | None = None) -> dict[str, int]:
     """Seal every stored frame that has no seal yet, then the observations of sealed frames.
 
     For stores written before the ledger, or by a writer without the seal call. Each seal is its
     own transaction, begun by locking the ledger head, so it cannot race the writer. Returns
     ``{"frames": n frames sealed, "observation_windows": n hour windows of observations sealed}``.
+    ``until`` (``time.monotonic()`` value): start no new run of observation windows after it; the
+    rest waits for the next call.
     """
     n_frames = 0
     while True:
@@ -173,7 +175,7 @@ def seal_pending(engine: Engine, *, observations: bool = True) -> dict[str, int]
                 break
             _seal(conn, FRAMES, run[0][0], run[-1][0], [s for _, s in run])
             n_frames += len(run)
-    n_obs = seal_observations(engine) if observations else 0
+    n_obs = seal_observations(engine, until=until) if observations else 0
     return {"frames": n_frames, "observation_windows": n_obs}
 
 
@@ -187,7 +189,7 @@ class _WindowSeal:
     digest: bytes
 
 
-def seal_observations(engine: Engine, *, now: float | None = None) -> int:
+def seal_observations(engine: Engine, *, now: float | None = None, until: float | None = None) -> int:
     """Seal the hour windows of observations that new frames wrote into; returns windows sealed.
 
     Frames are taken in id order up to the first one whose window is still filling (ending less
@@ -199,11 +201,14 @@ def seal_observations(engine: Engine, *, now: float | None = None) -> int:
     every acknowledgement that long) — then appends the seals under the head lock, briefly. Frames
     and their observations commit together, so a snapshot holding frames up to ``through`` holds
     all their rows; rows of later frames reseal their windows in a later run. If another sealer
-    moved the sealed mark meanwhile, the run is computed again.
+    moved the sealed mark meanwhile, the run is computed again. ``until`` (``time.monotonic()``):
+    no run starts after it (a run seals up to :data:`FRAMES_PER_RUN` frames).
     """
     now = time.time() if now is None else now
     done = 0
     while True:
+        if until is not None and time.monotonic() >= until:
+            return done
         with read_snapshot(engine) as conn:
             through_prev = repo.max_sealed(conn, OBSERVATIONS)
             top = repo.max_frame_id(conn)

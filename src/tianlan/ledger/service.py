@@ -18,6 +18,7 @@ import asyncio
 import logging
 import multiprocessing as mp
 import os
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -33,11 +34,18 @@ from tianlan.procname import LEDGER, set_process_name
 log = logging.getLogger(__name__)
 
 WORKER_NICE = 10  # the sealing process yields to the gateway and the writer
+RUN_BUDGET_S = 20.0  # a periodic run starts no new batch of windows after this long (s)
 
 
-def seal_and_checkpoint(engine: Engine, key: Ed25519PrivateKey) -> tuple[dict[str, int], Checkpoint | None]:
-    """Seal pending frames and observations, then sign a checkpoint over new entries."""
-    sealed = seal_pending(engine)
+def seal_and_checkpoint(engine: Engine, key: Ed25519PrivateKey, *,
+                        budget_s: float | None = None) -> tuple[dict[str, int], Checkpoint | None]:
+    """Seal pending frames and observations, then sign a checkpoint over new entries.
+
+    ``budget_s``: start no new run of observation windows after this many seconds (the periodic
+    work, so that a stop is not held up by a backlog; what is left is sealed by the next call).
+    """
+    until = None if budget_s is None else time.monotonic() + budget_s
+    sealed = seal_pending(engine, until=until)
     return sealed, checkpoint(engine, key)
 
 
@@ -61,14 +69,14 @@ def _worker_init() -> None:
         pass
 
 
-def _seal_and_checkpoint_at(url: str, key_file: str) -> tuple[dict[str, int], Checkpoint | None]:
+def _seal_and_checkpoint_at(url: str, key_file: str, budget_s: float) -> tuple[dict[str, int], Checkpoint | None]:
     """:func:`seal_and_checkpoint` in the worker process, on an engine kept between runs."""
     from tianlan.store.engine import make_engine
 
     engine = _worker_engines.get(url)
     if engine is None:
         engine = _worker_engines[url] = make_engine(url)
-    return seal_and_checkpoint(engine, load_key(Path(key_file)))
+    return seal_and_checkpoint(engine, load_key(Path(key_file)), budget_s=budget_s)
 
 
 def _file_backed(engine: Engine) -> bool:
@@ -87,14 +95,14 @@ class _Runner:
         self.use_process = getattr(settings, "ledger_mode", "process") == "process" and _file_backed(engine)
         self.pool: ProcessPoolExecutor | None = None
 
-    async def run(self) -> tuple[dict[str, int], Checkpoint | None]:
+    async def run(self, budget_s: float = RUN_BUDGET_S) -> tuple[dict[str, int], Checkpoint | None]:
         if not self.use_process:
-            return await asyncio.to_thread(seal_and_checkpoint, self.engine, self.key)
+            return await asyncio.to_thread(seal_and_checkpoint, self.engine, self.key, budget_s=budget_s)
         if self.pool is None:
             self.pool = ProcessPoolExecutor(1, mp_context=mp.get_context("spawn"), initializer=_worker_init)
         try:
             return await asyncio.get_running_loop().run_in_executor(
-                self.pool, _seal_and_checkpoint_at, self.url, str(self.key_file))
+                self.pool, _seal_and_checkpoint_at, self.url, str(self.key_file), budget_s)
         except BrokenProcessPool:
             self.pool = None  # the worker died (killed, out of memory): a new one next time
             raise
@@ -113,6 +121,7 @@ async def ledger_periodically(engine: Engine, settings: Any, stop: asyncio.Event
     runner = _Runner(engine, settings)
     try:
         while not stop.is_set():
+            started = time.monotonic()
             try:
                 sealed, cp = await runner.run()
                 if sealed["frames"]:
@@ -121,6 +130,9 @@ async def ledger_periodically(engine: Engine, settings: Any, stop: asyncio.Event
                     log.debug("ledger: checkpoint #%d signed at seq %d", cp.id, cp.seq)
             except Exception:
                 log.exception("ledger: periodic seal/checkpoint failed (will retry)")
+            else:
+                if time.monotonic() - started >= RUN_BUDGET_S:
+                    continue  # a backlog: go on at once (each run checks ``stop`` first)
             try:
                 await asyncio.wait_for(stop.wait(), interval)
             except TimeoutError:
