@@ -35,6 +35,7 @@ log = logging.getLogger(__name__)
 
 WORKER_NICE = 10  # the sealing process yields to the gateway and the writer
 RUN_BUDGET_S = 20.0  # a periodic run starts no new batch of windows after this long (s)
+FINAL_BUDGET_S = 30.0  # the same at shutdown, where a service manager waits ~90 s before it kills
 
 
 def seal_and_checkpoint(engine: Engine, key: Ed25519PrivateKey, *,
@@ -143,5 +144,7 @@ async def ledger_periodically(engine: Engine, settings: Any, stop: asyncio.Event
 
 def final_checkpoint(engine: Engine, settings: Any) -> tuple[dict[str, int], Checkpoint | None]:
     """At shutdown, after the gateway drained: seal what is pending and sign it, so that a stopped
-    platform's ledger ends in a signed checkpoint (``ledger verify`` then reports no unsigned tail)."""
-    return seal_and_checkpoint(engine, load_or_create_key(key_path(settings)))
+    platform's ledger ends in a signed checkpoint (``ledger verify`` then reports no unsigned tail).
+    Observation windows are sealed for at most :data:`FINAL_BUDGET_S` (a replayed backlog can take
+    minutes); the rest are sealed at the next start."""
+    return seal_and_checkpoint(engine, load_or_create_key(key_path(settings)), budget_s=FINAL_BUDGET_S)
