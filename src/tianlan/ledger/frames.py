@@ -104,25 +104,12 @@ def window_leaves(rows: Sequence[Sequence[Any]]) -> list[bytes]:
     """One 44-byte leaf per device of a window's rows (``ledger_repo.observations_in_window``):
     device_id (8 bytes, big-endian), number of rows (4 bytes), :func:`obs_digest` of the device's
     rows (32 bytes); leaves by device."""
-    by_dev: dict[int, list[Sequence[Any]]] = {}
-    for r in rows:
-        d = r[1]
-        lst = by_dev.get(d)
-        if lst is None:
-            by_dev[d] = [r]
-        else:
-            lst.append(r)
+    by_dev, _ = _by_device(rows)
     return [_LEAF.pack(d, len(rs)) + sha256(_ENCODE(rs).encode("utf-8")).digest() for d, rs in sorted(by_dev.items())]
 
 
-def window_digests(rows: Sequence[Sequence[Any]]) -> tuple[list[bytes], bytes]:
-    """``(window_leaves(rows), obs_digest(rows))``, encoding each row once when it can.
-
-    When the device ids never decrease along ``rows`` (a window of hour or day data: one period
-    start, so primary-key order is device order), the JSON of the whole array is the devices'
-    arrays joined — ``[`` + their contents joined by ``,`` + ``]`` — byte for byte what
-    :func:`obs_digest` encodes; otherwise (minute or real-time data) the rows are encoded again.
-    """
+def _by_device(rows: Sequence[Sequence[Any]]) -> tuple[dict[int, list[Sequence[Any]]], bool]:
+    """Rows grouped by device id (column 1), and whether the ids never decrease along ``rows``."""
     by_dev: dict[int, list[Sequence[Any]]] = {}
     grouped = True
     last = None
@@ -136,6 +123,18 @@ def window_digests(rows: Sequence[Sequence[Any]]) -> tuple[list[bytes], bytes]:
         if last is not None and d < last:
             grouped = False
         last = d
+    return by_dev, grouped
+
+
+def window_digests(rows: Sequence[Sequence[Any]]) -> tuple[list[bytes], bytes]:
+    """``(window_leaves(rows), obs_digest(rows))``, encoding each row once when it can.
+
+    When the device ids never decrease along ``rows`` (a window of hour or day data: one period
+    start, so primary-key order is device order), the JSON of the whole array is the devices'
+    arrays joined — ``[`` + their contents joined by ``,`` + ``]`` — byte for byte what
+    :func:`obs_digest` encodes; otherwise (minute or real-time data) the rows are encoded again.
+    """
+    by_dev, grouped = _by_device(rows)
     leaves = []
     parts = []
     for d, rs in sorted(by_dev.items()):
