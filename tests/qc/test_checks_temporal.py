@@ -135,6 +135,16 @@ def test_tmp03_coarse_resolution_and_gaps() -> None:
     assert run("TMP-03", hourly(v)) == []
 
 
+def test_tmp03_lives_in_checks_flat_and_temporal_re_exports_it() -> None:
+    from tianlan.qc.checks import flat, temporal
+
+    spec = get("TMP-03")
+    assert spec.func is flat.flat_line is temporal.flat_line and spec.func.__module__ == "tianlan.qc.checks.flat"
+    assert (spec.name, spec.family, spec.version) == ("flat line", "tmp", "1")
+    assert temporal.FLAT_COMPANIONS is flat.FLAT_COMPANIONS and temporal._flat_context is flat._flat_context
+    assert spec.defaults()["drift_ln"] == 0.3 and spec.defaults()["alpha"] == 0.03
+
+
 def test_tmp03_meteorology_is_not_exempt_near_zero() -> None:
     temp = np.round(np.sin(np.arange(72) * 2 * np.pi / 24) * 4 - 1, 1)
     temp[30:40] = -0.4  # air temperature stuck for 10 h (T = 6 h for a non-gas): no detection floor

@@ -127,6 +127,40 @@ def test_tmp03_floor_runs_need_the_stations_own_history_there() -> None:
     assert (f.status, f.start, f.end) == (Status.FAIL, 500, 530) and f.evidence["persistence"]["pairs_in_band"] < 72
 
 
+def test_tmp03_run_start_of_each_pair() -> None:
+    from tianlan.qc.checks.flat import _run_start
+
+    g = np.array([1.0, 1.0, 2.0, 2.0, 2.0, np.nan, 2.0, 2.0, 3.0])
+    # pair t → where the run holding g[t] began; a gap starts a new run
+    assert _run_start(g, 0.5).tolist() == [0, 0, 2, 2, 2, 5, 6, 6]
+
+
+def test_tmp03_a_value_held_while_the_neighbours_drift_slowly_fails() -> None:
+    """The neighbours' CO climbs one reporting step every 4 hours (most hours the hourly classes
+    read "quiet", where the station repeats itself), while S3 holds its value for 16 hours: the
+    neighbours' median has drifted by ≥ ``drift_ln`` since S3's value began, hours at which S3's
+    own history says it rarely stays — FAIL; with the drift class off the run is ordinary."""
+    hours = 16
+    series = low_co_network(seed=5)
+    held = series["S3"]["a21005"].values[K - 1]
+    assert held < 20 * 0.1  # below 20 reporting steps: only an improbable run is reported
+    for st in list(series):
+        v = series[st]["a21005"].values.copy()
+        v[K:K + hours] = held if st == "S3" else np.round(v[K - 1] + 0.1 * (np.arange(hours) // 4 + 1), 1)
+        series = with_values(series, st, "a21005", v)
+    ctx = contexts_of(series)["S3"]
+    (f,) = run("TMP-03", series["S3"]["a21005"], ctx)
+    assert f.status == Status.FAIL and f.start <= K and f.end >= K + hours
+    p = f.evidence["persistence"]
+    assert p["expected_runs"] < 0.03
+    drifted = {int(c): v for c, v in p["context_classes"].items() if int(c) >= 6}
+    assert sum(v["hours"] for v in drifted.values()) >= hours // 2  # most of the run: the air drifted under it
+    assert run("TMP-03", series["S3"]["a21005"], ctx, drift_ln=None) == []
+    # the same network without the held value: nothing at S3
+    clean = low_co_network(seed=5)
+    assert run("TMP-03", clean["S3"]["a21005"], contexts_of(clean)["S3"]) == []
+
+
 # --- SPA-01: O3 titration ------------------------------------------------------------------------
 
 
