@@ -1,6 +1,6 @@
 """FOR-05 — selective missingness: gaps when the neighbours are high (split and rank tests with a
-circular-shift null over calendar months and two-week windows, and a sliding one-week window scan
-with a whole-record shift null and maxT control), and the own-level test for stations without usable neighbours (flue-gas
+circular-shift null over calendar months and two-week windows, and a sliding 7- and 10-day window
+scan with a whole-record shift null and maxT control), and the own-level test for stations without usable neighbours (flue-gas
 outlets, water stations: the values left around the gaps lose the top of the distribution).
 """
 
@@ -26,6 +26,11 @@ from tianlan.qc.fraud.forensic_common import (
     _neighbour_series,
     _score,
     _windows,
+)
+from tianlan.qc.fraud.forensic_missing_window import (  # noqa: F401 (average_ranks: re-exported)
+    _window_findings,
+    average_ranks,
+    second_ring_level,
 )
 
 
@@ -80,7 +85,13 @@ def local_threshold(level: np.ndarray, grid: np.ndarray, q: float, days: int) ->
                                   "hours: the rank test is for mass deletion; sparse selective gaps are the split test's)"),
         "window_days": Param(7.0, "days", "window test: windows of this many days sliding by ``window_step_days``, each "
                              "against the whole record (a short spree in a long month is diluted there); 0 = off"),
+        "window_long_days": Param(10.0, "days", "window test: a second window length in the same family (maxT over "
+                                  "both): a spree of two or three weeks is diluted in a week's window; 0 = off"),
         "window_step_days": Param(1.0, "days", "window test: hop between windows"),
+        "second_ring": Param(3, "stations", "window test: where no neighbour reports, the level of this many network "
+                             "stations (not neighbours) whose record tracks the station's best (daily log means, "
+                             "r ≥ 0.5); neighbours that cut their data at the same haze hours otherwise hide the "
+                             "level exactly there; 0 = off"),
         "min_missing_window": Param(24, "steps", "window test: fewest missing steps with a known neighbour level"),
         "window_alpha": Param(0.002, "", "window test: family-wise error per series (maxT over its windows); a fifth of "
                               "``alpha``: the scan runs after the month tests on the same gaps and must not double their "
@@ -99,7 +110,8 @@ def selective_missingness(series: Series, ctx: Context, *, high_quantile: float,
                           min_shift_h: float, own_level: str = "auto", own_window_days: float = 7.0,
                           own_quantile: float = 0.75, min_missing_share: float = 0.1, min_auc: float = 0.714,
                           min_missing_rank: int = 72, window_days: float = 7.0, window_step_days: float = 1.0,
-                          min_missing_window: int = 24, window_alpha: float = 0.002) -> list[Finding]:
+                          min_missing_window: int = 24, window_alpha: float = 0.002,
+                          second_ring: int = 3, window_long_days: float = 10.0) -> list[Finding]:
     """Station-months where the series is missing far more often when its neighbours are high
     (catalogue FOR-05).
 
@@ -122,13 +134,18 @@ def selective_missingness(series: Series, ctx: Context, *, high_quantile: float,
     missing steps in ≥ ``min_runs`` gaps is ranked against the whole record, with the neighbours'
     level taken wherever *one* neighbour reports (a station with two neighbours otherwise loses
     its level whenever either is down), and the windows of a series are tested together
-    (Westfall–Young maxT, family-wise error ``window_alpha``).
+    (Westfall–Young maxT, family-wise error ``window_alpha``). Windows of ``window_long_days``
+    join the same family (a spree of two or three weeks is diluted in a week's window). Where no
+    neighbour reports, the level comes from the ``second_ring`` network stations whose record
+    tracks the station's best (:func:`second_ring_level`): neighbours that cut their own haze
+    hours at the same time otherwise hide the level exactly at the hours in question.
 
     Own level (``own_level``): a station with fewer than ``min_neighbours`` neighbours (a flue-gas
     outlet is compared with no other) — with ``auto`` (default) also every water station, whose
     neighbours see the river hours later; with ``always`` every station — is also tested against
     its own record (:func:`own_level_missingness`: windows whose gaps took the top of the
-    station's distribution with them).
+    station's distribution with them; the reference leaves out the days with gaps, where another
+    spree has taken the top too).
     """
     if own_level not in ("auto", "no_neighbours", "always", "never"):
         raise InputError("FOR-05.own_level", f"{own_level!r}: auto, no_neighbours, always or never")
@@ -147,7 +164,8 @@ def selective_missingness(series: Series, ctx: Context, *, high_quantile: float,
                                   min_risk_diff=min_risk_diff, min_missing_high=min_missing_high, min_runs=min_runs,
                                   min_shift_h=min_shift_h, min_auc=min_auc, min_missing_rank=min_missing_rank,
                                   window_days=window_days, window_step_days=window_step_days,
-                                  min_missing_window=min_missing_window, window_alpha=window_alpha) + own
+                                  min_missing_window=min_missing_window, window_alpha=window_alpha,
+                                  second_ring=second_ring, window_long_days=window_long_days) + own
 
 
 def _neighbour_missingness(series: Series, ctx: Context, nbs: dict[str, Series], *, high_quantile: float,
@@ -155,7 +173,8 @@ def _neighbour_missingness(series: Series, ctx: Context, nbs: dict[str, Series],
                            min_risk_diff: float, min_missing_high: int, min_runs: int,
                            min_shift_h: float, min_auc: float = 0.714, min_missing_rank: int = 72,
                            window_days: float = 0.0, window_step_days: float = 1.0,
-                           min_missing_window: int = 24, window_alpha: float = 0.002) -> list[Finding]:
+                           min_missing_window: int = 24, window_alpha: float = 0.002,
+                           second_ring: int = 0, window_long_days: float = 0.0) -> list[Finding]:
     """FOR-05 against the neighbours' level (the detector's first test): the 2×2 split at the
     local upper quantile, and the rank test over the whole distribution (:func:`rank_shift_auc`)."""
     step = int(series.step_s)
@@ -275,184 +294,26 @@ def _neighbour_missingness(series: Series, ctx: Context, nbs: dict[str, Series],
     if rel_all is not None and window_days > 0:
         # the window test takes the neighbours' level wherever one reports (a station with two
         # neighbours loses its level whenever either is down; the rank test tolerates the noise)
+        days_1 = int(local_days) if local_days > 0 else 7
         level_1 = _column_median(nbv, n_rep)
         level_1[n_rep < 1] = np.nan
-        med_1 = local_threshold(level_1, grid_all, 0.5, int(local_days) if local_days > 0 else 7)
+        med_1 = local_threshold(level_1, grid_all, 0.5, days_1)
         with np.errstate(invalid="ignore", divide="ignore"):
             rel_1 = np.log(np.maximum(level_1, 0) + c) - np.log(np.maximum(med_1, 0) + c)
-        out += _window_findings(own, rel_1, grid_all, step, nbs, flagged, window_days=window_days,
+        # where no neighbour reports (and the station misses enough of those steps to matter), the
+        # stations that track this one best
+        if second_ring > 0 and np.count_nonzero((n_rep < 1) & ~np.isfinite(own)) >= min_missing_window:
+            ring = second_ring_level(series, ctx, grid_all, own, exclude=set(nbs), k=second_ring, offset=c)
+            if ring is not None:
+                med_2 = local_threshold(ring, grid_all, 0.5, days_1)
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    rel_2 = np.log(np.maximum(ring, 0) + c) - np.log(np.maximum(med_2, 0) + c)
+                rel_1 = np.where(np.isfinite(rel_1), rel_1, rel_2)
+        out += _window_findings(own, rel_1, grid_all, step, nbs, flagged,
+                                window_days=(window_days, window_long_days) if window_long_days > 0 else window_days,
                                 window_step_days=window_step_days, min_missing=min_missing_window,
                                 min_auc=min_auc, min_runs=min_runs, alpha=window_alpha, min_shift=min_shift,
                                 series=series)
-    return out
-
-
-def _fast_len(n: int) -> int:
-    """The smallest 2^a·3^b·5^c ≥ ``n`` (an FFT length without large prime factors)."""
-    best = 1 << max(0, (n - 1).bit_length())
-    p5 = 1
-    while p5 < best:
-        p35 = p5
-        while p35 < best:
-            v = p35 * (1 << max(0, (-(-n // p35) - 1).bit_length()))
-            best = min(best, v)
-            p35 *= 3
-        p5 *= 5
-    return best
-
-
-def _percentiles(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(percentile rank in (0, 1) of every finite value of ``x`` over the record, 0 elsewhere; finite mask)."""
-    ok = np.isfinite(x)
-    pct = np.zeros(x.size)
-    if ok.any():
-        pct[ok] = (average_ranks(x[ok]) - 0.5) / int(ok.sum())
-    return pct, ok
-
-
-def _auc(x: np.ndarray, sel: np.ndarray) -> float:
-    """Mann–Whitney AUC of ``x[sel]`` against ``x[~sel]`` (ties half)."""
-    r = average_ranks(x)
-    m, k = int(sel.sum()), x.size
-    return (float(r[sel].sum()) - m * (m + 1) / 2.0) / (m * (k - m))
-
-
-def _window_findings(own: np.ndarray, rel: np.ndarray, grid: np.ndarray, step: int,
-                     nbs: dict[str, Series], flagged: list[Any], *, window_days: float, window_step_days: float,
-                     min_missing: int, min_auc: float, min_runs: int, alpha: float, min_shift: int,
-                     series: Series) -> list[Finding]:
-    """FOR-05's window test: short deletion sprees (a week of power cuts at the haze hours) that a
-    calendar month or a two-week window dilutes, each window against the whole record.
-
-    Windows of ``window_days`` slide by ``window_step_days`` over the regular ``grid``. The family
-    is every window with at least ``min_missing`` missing and as many reported steps with a known
-    ``rel`` (the neighbours' log level relative to its local median), in at least ``min_runs``
-    separate gaps, and not already flagged by the month or two-week tests (``flagged``). A window's
-    statistic is the mean percentile rank (over the record, 0–1) of ``rel`` at its missing steps
-    minus that at its reported steps. Its null comes from laying the window's missing/reported
-    pattern over every other stretch of the record (shifts ≥ the window and ≥ ``min_shift``; the
-    gaps and the pollution episodes keep their autocorrelation), standardised per window. The
-    whole family is tested at once with the Westfall–Young maxT step: the adjusted p-value of a
-    window is the share of shifts at which the *largest* standardised statistic of any window of
-    the family reaches the window's observed one (shifting every window by the same amount is
-    shifting the whole gap record), so at most ``alpha`` chance of any false window in the series,
-    without Bonferroni's penalty for the overlap of sliding windows. A window is flagged when that
-    p-value is below ``alpha`` and its own Mann–Whitney AUC reaches ``min_auc`` (a large effect).
-    Overlapping flagged windows make one finding (SUSPECT, ``selective_missingness``, score 0.8
-    at ``min_auc``, evidence ``test: window``)."""
-    n = grid.size
-    wlen = max(1, int(round(window_days * 86400 / step)))
-    hop = max(1, int(round(window_step_days * 86400 / step)))
-    if n < 3 * wlen:
-        return []
-    least = max(1, int(min_missing))
-    miss = ~np.isfinite(own)
-    cm = np.concatenate(([0], np.cumsum(miss)))
-    # gap starts (cumulative), to count the separate gaps of a window quickly
-    gap_start = miss & ~np.concatenate(([False], miss[:-1]))
-    cg = np.concatenate(([0], np.cumsum(gap_start)))
-
-    def covered(gs: int) -> bool:
-        a, b = _iso(int(grid[gs])), _iso(int(grid[gs + wlen - 1]) + step)
-        return any(a < f1 and b > f0 for f0, f1 in flagged)
-
-    def n_gaps(gs: int) -> int:  # gaps starting in the window, plus one running into it
-        return int(cg[gs + wlen] - cg[gs]) + int(gs > 0 and miss[gs] and miss[gs - 1])
-
-    family = [gs for gs in range(0, n - wlen + 1, hop)
-              if cm[gs + wlen] - cm[gs] >= least and n_gaps(gs) >= min_runs and not covered(gs)]
-    if not family:
-        return []
-    pn, kn = _percentiles(rel)
-    shifts = np.arange(n)
-    valid = np.minimum(shifts, n - shifts) >= max(wlen, min_shift)  # whole-record shifts of the null
-    if not valid.any():
-        return []
-    # Circular sums Σ_j pattern[j]·y[(o + j) mod n] for every offset o, as linear correlations with y
-    # extended by its first window (FFT length 2^a·3^b·5^c: fast whatever n is).
-    size = _fast_len(n + wlen - 1)
-    fk = np.fft.rfft(np.concatenate((kn, kn[:wlen - 1])).astype(np.float64), size)
-    fp = np.fft.rfft(np.concatenate((pn, pn[:wlen - 1])), size)
-    tested: list[tuple[int, float]] = []  # (start, observed z)
-    max_null = np.full(n, -np.inf)  # per shift, the largest z over the family (Westfall–Young maxT)
-    batch = 64
-    for b0 in range(0, len(family), batch):
-        starts = [gs for gs in family[b0:b0 + batch]
-                  if least <= int((miss[gs:gs + wlen] & kn[gs:gs + wlen]).sum()) <= int(kn[gs:gs + wlen].sum()) - least]
-        if not starts:
-            continue
-        # rows 0..k-1: the window's missing steps with a known level; rows k..2k-1: its reported ones
-        k = len(starts)
-        pat = np.zeros((2 * k, size))
-        for i, gs in enumerate(starts):
-            pat[i, :wlen] = miss[gs:gs + wlen] & kn[gs:gs + wlen]
-            pat[k + i, :wlen] = ~miss[gs:gs + wlen] & kn[gs:gs + wlen]
-        fpat = np.conj(np.fft.rfft(pat, axis=1))
-        cnt = np.rint(np.fft.irfft(fpat * fk, size, axis=1)[:, :n])  # of them, with a known level there
-        tot = np.fft.irfft(fpat * fp, size, axis=1)[:, :n]
-        ka, kb, sa, sb = cnt[:k], cnt[k:], tot[:k], tot[k:]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            stat = sa / ka - sb / kb
-        stat[(ka < least) | (kb < least)] = np.nan
-        for i, gs in enumerate(starts):
-            z = stat[i, (gs + shifts) % n]  # z[s]: the window's pattern shifted by s
-            ref = z[valid & np.isfinite(z)]
-            if ref.size < 2 or not np.isfinite(z[0]):
-                continue
-            sd = float(ref.std())
-            z = (z - float(ref.mean())) / (sd if sd > 0 else 1.0)  # standardised: windows compare in the max
-            np.fmax(max_null, np.where(np.isfinite(z), z, -np.inf), out=max_null)
-            tested.append((gs, float(z[0])))
-    null = max_null[valid]
-    hits: list[tuple[int, int, dict[str, Any]]] = []
-    for gs, z0 in tested:
-        p = float((1 + np.count_nonzero(null >= z0 - 1e-12)) / (1 + null.size))
-        if p >= alpha:
-            continue
-        mw, kw = miss[gs:gs + wlen], kn[gs:gs + wlen]
-        auc = _auc(rel[gs:gs + wlen][kw], mw[kw])
-        if auc < min_auc:
-            continue
-        t0, t1 = int(grid[gs]), int(grid[gs + wlen - 1]) + step
-        hits.append((gs, gs + wlen, {"window": [_iso(t0), _iso(t1)], "missing": int(mw.sum()),
-                                     "gaps": len(true_runs(mw)), "auc": round(auc, 4), "z": round(z0, 3),
-                                     "p_value": p, "shifts": int(null.size)}))
-    out: list[Finding] = []
-    groups: list[list[tuple[int, int, dict[str, Any]]]] = []
-    for h in hits:
-        if groups and h[0] < max(g[1] for g in groups[-1]):
-            groups[-1].append(h)
-        else:
-            groups.append([h])
-    for g in groups:
-        gs, ge = g[0][0], max(h[1] for h in g)
-        t0, t1 = int(grid[gs]), int(grid[ge - 1]) + step
-        s, e = _index_range(series.times, t0, t1)
-        if e <= s:
-            continue
-        best = min(g, key=lambda h: (h[2]["p_value"], -h[2]["z"]))[2]
-        out.append(Finding(s, e, Status.SUSPECT, "selective_missingness", _score(best["auc"] - 0.5, min_auc - 0.5), {
-            "test": "window", "window_test": best, "month": str(np.datetime64(t0 + BEIJING_OFFSET_S, "s"))[:7],
-            "period": [_iso(t0), _iso(t1)], "neighbours": list(nbs),
-            "windows_flagged": len(g), "family": len(tested), "p_value": best["p_value"],
-            "thresholds": {"window_days": window_days, "window_step_days": window_step_days,
-                           "min_missing_window": min_missing, "min_auc": min_auc, "min_runs": min_runs,
-                           "alpha": alpha},
-        }))
-    return out
-
-
-def average_ranks(x: np.ndarray) -> np.ndarray:
-    """Ranks 1..n of ``x`` with ties sharing their average rank (as the Mann–Whitney test uses)."""
-    order = np.argsort(x, kind="mergesort")
-    xs = x[order]
-    first = np.concatenate(([True], xs[1:] != xs[:-1]))
-    group = np.cumsum(first) - 1
-    starts = np.flatnonzero(first)
-    ends = np.concatenate((starts[1:], [x.size]))
-    avg = (starts + ends + 1) / 2.0  # mean of the 1-based ranks starts+1 … ends
-    out = np.empty(x.size)
-    out[order] = avg[group]
     return out
 
 
@@ -517,6 +378,13 @@ def own_level_missingness(series: Series, *, window_days: float, quantile: float
     fin = np.isfinite(x)
     if fin.sum() < 48:
         return []
+    # The reference leaves out the days whose own gaps reach ``min_missing_share``: another spree of
+    # selective gaps truncates the values left around it, and a reference taken there is lowered with
+    # them (a second spree then looks untruncated against it).
+    day = (t + BEIJING_OFFSET_S) // 86400
+    _, inv = np.unique(day, return_inverse=True)
+    share = np.bincount(inv, weights=(~fin).astype(np.float64)) / np.bincount(inv)
+    ref_ok = fin & (share[inv] < min_missing_share)
     found: list[tuple[int, int, dict[str, Any]]] = []
     for s, e in _windows(t, window_days):
         miss = ~fin[s:e]
@@ -526,7 +394,9 @@ def own_level_missingness(series: Series, *, window_days: float, quantile: float
         gaps = true_runs(miss)
         if len(gaps) < min_runs:
             continue
-        rest = np.concatenate((x[:s][fin[:s]], x[e:][fin[e:]]))
+        rest = np.concatenate((x[:s][ref_ok[:s]], x[e:][ref_ok[e:]]))
+        if rest.size < 48:  # too few complete days: every value outside the window
+            rest = np.concatenate((x[:s][fin[:s]], x[e:][fin[e:]]))
         if rest.size < 48:
             continue
         thr = float(np.quantile(rest, quantile))
