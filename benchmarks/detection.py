@@ -15,7 +15,13 @@ Methods: **Tianlan** — ``tianlan.qc.runner.run_batch`` with the default config
 ``tianlan.alarms.episodes.build_episodes``; the inputs are built as ``tianlan qc scan`` builds them
 (``tianlan.qc.inputs``: regular grid, neighbours, limits). Detector modules that fail to import are
 reported and skipped. **ioos_qc QARTOD** — gross range, spike, rate of change and flat line
-(``benchmarks/qartod_baseline.py``).
+(``benchmarks/qartod_baseline.py``), calibrated generously (99.9th percentiles of the clean data).
+**ioos_qc QARTOD @ Tianlan's alarm budget** (``qartod-matched``) — the same four tests with one
+strictness knob (``qartod_baseline.STRICTNESS_GRID``) set to the least strict grid point whose
+clean-data alarm rate is at most Tianlan's clean rate on that data set (Tianlan runs first; the
+issue's ceiling of 1 per station-month when Tianlan's rate is below every grid point or Tianlan did
+not run): recall at a matched false-alarm rate. The table title gives the budget, the chosen level
+and its clean rate; its caption every grid point tried.
 
 Scoring (per scenario, on a copy of the data set holding only that scenario's injections; seeds
 fixed): an injection is **detected** when an alarm of level ≥ 2 on its station overlaps its window
@@ -32,7 +38,7 @@ data without injections: false alarms (level ≥ 2) per station-month (stations 
 8760 h, every air detector, one process) and prints the seconds per detector.
 
     .venv/bin/python benchmarks/detection.py [--months 6] [--injections 20] [--seed 2019]
-        [--datasets hebei,cems,water] [--methods tianlan,qartod] [--stations N] [--json out.json]
+        [--datasets hebei,cems,water] [--methods tianlan,qartod,qartod-matched] [--stations N] [--json out.json]
         [--scan-year]
         [--ground-truth DIR]
 """
@@ -348,13 +354,85 @@ class QartodMethod:
         return (f"ioos_qc {qartod_baseline.IOOS_QC_VERSION}: gross_range, spike (average), rate_of_change, flat_line; "
                 "thresholds calibrated on the clean data (99.9th percentiles); SUSPECT → level 2, FAIL → level 3")
 
-    def alarms(self, ds: DataSet, frame: pl.DataFrame) -> list[Alarm]:
+    @staticmethod
+    def _columns(ds: DataSet) -> tuple[list[str], str]:
+        return [c for c in ds.value_columns if c != "load"], {"source": "cems"}.get(ds.kind, ds.kind)
+
+    def _baseline(self, ds: DataSet) -> qartod_baseline.QartodBaseline:
         if ds.name not in self._baselines:
-            kind = {"source": "cems"}.get(ds.kind, ds.kind)
-            cfg = qartod_baseline.calibrate(ds.frame, [c for c in ds.value_columns if c != "load"], kind)
-            self._baselines[ds.name] = qartod_baseline.QartodBaseline(cfg)
+            cols, kind = self._columns(ds)
+            self._baselines[ds.name] = qartod_baseline.QartodBaseline(qartod_baseline.calibrate(ds.frame, cols, kind))
+        return self._baselines[ds.name]
+
+    def alarms(self, ds: DataSet, frame: pl.DataFrame) -> list[Alarm]:
         return [Alarm(a.station, a.parameter, a.start_utc, a.end_utc, a.level, a.detector)
-                for a in self._baselines[ds.name].alarms(frame)]
+                for a in self._baseline(ds).alarms(frame)]
+
+
+class QartodMatchedMethod(QartodMethod):
+    """QARTOD at Tianlan's alarm budget: :func:`qartod_baseline.match_budget` picks the knob's
+    least strict grid point whose clean-data rate (level ≥ 2 alarms per station-month) is at most
+    the budget — Tianlan's clean rate on the data set (:meth:`set_budget`), or :data:`ISSUE_CEILING`
+    when Tianlan's rate is below every grid point's or unknown."""
+
+    name = "ioos_qc QARTOD @ Tianlan's alarm budget"
+    ISSUE_CEILING = 1.0  # issue 4: at most 1 alarm (level ≥ 2) per station-month
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.budgets: dict[str, float] = {}  # data set → Tianlan's clean rate
+        self.matched: dict[str, tuple[qartod_baseline.MatchedCalibration, str]] = {}
+
+    def set_budget(self, dataset: str, rate: float) -> None:
+        self.budgets[dataset] = rate
+        self.matched.pop(dataset, None)
+        self._baselines.pop(dataset, None)
+
+    def _baseline(self, ds: DataSet) -> qartod_baseline.QartodBaseline:
+        if ds.name not in self._baselines:
+            cols, kind = self._columns(ds)
+            tianlan = self.budgets.get(ds.name)
+
+            def search(budget: float) -> qartod_baseline.MatchedCalibration:
+                return qartod_baseline.match_budget(ds.frame, cols, kind, budget, ds.station_months, min_level=MIN_LEVEL)
+
+            if tianlan is None:
+                m, why = search(self.ISSUE_CEILING), f"issue ceiling {self.ISSUE_CEILING:g} (Tianlan not run first)"
+            else:
+                m, why = search(tianlan), f"Tianlan's clean rate {tianlan:.2f}"
+                if not m.met and tianlan < self.ISSUE_CEILING:
+                    m = search(self.ISSUE_CEILING)
+                    why = f"issue ceiling {self.ISSUE_CEILING:g} (Tianlan's {tianlan:.2f} is below every grid point)"
+            self.matched[ds.name] = (m, why)
+            self._baselines[ds.name] = m.baseline
+        return self._baselines[ds.name]
+
+    def title_note(self, ds: DataSet) -> str:
+        if ds.name not in self.matched:
+            return ""
+        m, why = self.matched[ds.name]
+        met = "" if m.met else ", NOT met: strictest grid point"
+        return f"budget ≤ {m.budget:.2f}/station-month = {why}; knob level {m.strictness.level}, clean {m.rate:.2f}{met}"
+
+    def describe(self, ds: DataSet) -> str:
+        if not self.available:
+            return self.reason
+        text = (f"ioos_qc {qartod_baseline.IOOS_QC_VERSION}: gross_range, spike (average), rate_of_change, flat_line; "
+                "one strictness knob searched on the clean data (least strict grid point within the budget)")
+        if ds.name in self.matched:
+            m, _ = self.matched[ds.name]
+            text += (f"; chosen {m.strictness.label()}; grid tried (level → clean alarms per station-month): "
+                     + ", ".join(f"{s.level} → {r:.2f}" for s, r in m.tried))
+        return text
+
+
+def pass_budget(result: Result, methods: Sequence[Method]) -> None:
+    """Hand Tianlan's clean rate on a data set to the methods that match it."""
+    if result.method != TianlanMethod.name or result.clean is None or result.clean.per_station_month is None:
+        return
+    for m in methods:
+        if isinstance(m, QartodMatchedMethod):
+            m.set_budget(result.dataset, result.clean.per_station_month)
 
 
 # --- scoring ----------------------------------------------------------------------------------------
@@ -413,6 +491,7 @@ class Result:
     available: bool = True
     errors: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    title_note: str = ""  # e.g. the matched baseline's budget and chosen strictness
 
 
 def score(scenario: str, alarms: Sequence[Alarm], truths: Sequence[GroundTruth],
@@ -490,15 +569,21 @@ def evaluate(ds: DataSet, method: Method, *, injections: int, seed: int, gt_dir:
             row.note = f"placed {len(truths)} of {injections}"
         rows.append(row)
     errors = dict(getattr(method, "errors", {}) or {})
+    note = method.title_note(ds) if hasattr(method, "title_note") else ""
     return Result(ds.name, ds.description, method.name, method.describe(ds), rows, clean, True, errors,
-                  time.perf_counter() - t_all)
+                  time.perf_counter() - t_all, note)
 
 
 def run(datasets: Sequence[DataSet], methods: Sequence[Method], *, injections: int, seed: int,
         gt_dir: Path | None = None, progress: Callable[[str], None] | None = None) -> list[Result]:
-    """Every data set × method: the benchmark's core, used by the CLI and the smoke test."""
-    return [evaluate(ds, m, injections=injections, seed=seed, gt_dir=gt_dir, progress=progress)
-            for ds in datasets for m in methods]
+    """Every data set × method: the benchmark's core, used by the CLI and the smoke test. Tianlan's
+    clean rate on a data set becomes the budget of the matched QARTOD method run after it."""
+    out = []
+    for ds in datasets:
+        for m in methods:
+            out.append(evaluate(ds, m, injections=injections, seed=seed, gt_dir=gt_dir, progress=progress))
+            pass_budget(out[-1], methods)
+    return out
 
 
 # --- output ----------------------------------------------------------------------------------------
@@ -510,7 +595,7 @@ def _f(x: float | None, fmt: str = "{:.2f}") -> str:
 
 def render(result: Result) -> Table:
     """One Rich table: a data set under one method."""
-    title = f"{result.dataset} — {result.method}"
+    title = f"{result.dataset} — {result.method}" + (f" ({result.title_note})" if result.title_note else "")
     table = Table(title=title, caption=f"{result.description}\n{result.about}", caption_justify="left",
                   title_justify="left")
     for col, just in (("scenario", "left"), ("injections", "right"), ("detected", "right"),
@@ -535,28 +620,35 @@ def render(result: Result) -> Table:
 
 
 def compare(results: Sequence[Result]) -> list[Table]:
-    """Per data set with both methods: each scenario's recall, precision and F1 side by side, and
-    whether Tianlan is ahead (on F1: recall alone rewards alarming on everything)."""
+    """Per data set with two or more methods: each scenario's recall, precision and F1 side by side
+    (first method / each other, in run order), and whether the first (Tianlan) is ahead of each
+    other on F1 (recall alone rewards alarming on everything) and on recall (fair against the
+    matched-budget baseline, whose clean alarm rate is at most Tianlan's)."""
     out = []
     for ds in dict.fromkeys(r.dataset for r in results):
         by = {r.method: r for r in results if r.dataset == ds and r.available}
         if len(by) < 2:
             continue
-        (ma, a), (mb, b) = list(by.items())[:2]
-        t = Table(title=f"{ds} — {ma} vs {mb}", title_justify="left")
-        for col in ("scenario", f"recall {ma} / {mb}", f"precision {ma} / {mb}", f"F1 {ma} / {mb}",
-                    "false alarms / station-month", f"{ma} ahead on F1"):
+        names, res = list(by), list(by.values())
+        a, others = res[0], res[1:]
+        t = Table(title=f"{ds} — {' vs '.join(names)}", title_justify="left",
+                  caption="each cell: " + " / ".join(names), caption_justify="left")
+        each = "vs each" if len(names) > 2 else f"vs {names[1]}"
+        for col in ("scenario", "recall", "precision", "F1", "false alarms / station-month",
+                    f"{names[0]} ahead on F1 ({each})", f"{names[0]} recall ≥ ({each})"):
             t.add_column(col, justify="left" if col == "scenario" else "right")
-        rows_b = {r.scenario: r for r in b.rows}
+        rows = [{r.scenario: r for r in b.rows} for b in others]
         for ra in a.rows:
-            rb = rows_b.get(ra.scenario)
-            if rb is None:
+            rb = [r for x in rows if (r := x.get(ra.scenario)) is not None]
+            if len(rb) < len(rows):
                 continue
-            ahead = ra.f1 is not None and rb.f1 is not None and ra.f1 > rb.f1
-            t.add_row(ra.scenario, f"{_f(ra.recall)} / {_f(rb.recall)}", f"{_f(ra.precision)} / {_f(rb.precision)}",
-                      f"{_f(ra.f1)} / {_f(rb.f1)}", "", "yes" if ahead else "no")
-        if a.clean is not None and b.clean is not None:
-            t.add_row("clean data", "", "", "", f"{_f(a.clean.per_station_month)} / {_f(b.clean.per_station_month)}", "",
+            cells = [" / ".join(_f(getattr(r, k)) for r in (ra, *rb)) for k in ("recall", "precision", "f1")]
+            ahead = " / ".join("yes" if ra.f1 is not None and r.f1 is not None and ra.f1 > r.f1 else "no" for r in rb)
+            geq = " / ".join("yes" if ra.recall is not None and r.recall is not None and ra.recall >= r.recall else "no"
+                             for r in rb)
+            t.add_row(ra.scenario, *cells, "", ahead, geq)
+        if all(r.clean is not None for r in res):
+            t.add_row("clean data", "", "", "", " / ".join(_f(r.clean.per_station_month) for r in res if r.clean), "", "",
                       style="bold")
         out.append(t)
     return out
@@ -644,7 +736,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     ap.add_argument("--injections", type=int, default=20, help="injections per scenario (default 20)")
     ap.add_argument("--seed", type=int, default=2019)
     ap.add_argument("--datasets", default="hebei,cems,water")
-    ap.add_argument("--methods", default="tianlan,qartod")
+    ap.add_argument("--methods", default="tianlan,qartod,qartod-matched",
+                    help="tianlan, qartod (generous), qartod-matched (QARTOD at Tianlan's clean alarm rate; "
+                    "runs after tianlan)")
     ap.add_argument("--scenarios", default=None,
                     help="only these scenarios, comma-separated (e.g. spray,clipping); seeds as in a full run")
     ap.add_argument("--cems-outlets", type=int, default=20)
@@ -688,7 +782,11 @@ def main(argv: Sequence[str] | None = None) -> None:
             datasets.append(sim_water(args.water_rivers, args.sim_days, args.seed))
         else:
             ap.error(f"unknown data set {n!r} (hebei, cems, water)")
-    makers: dict[str, Callable[[], Method]] = {"tianlan": TianlanMethod, "qartod": QartodMethod}
+    makers: dict[str, Callable[[], Method]] = {"tianlan": TianlanMethod, "qartod": QartodMethod,
+                                               "qartod-matched": QartodMatchedMethod}
+    unknown_m = sorted({m.strip() for m in args.methods.split(",") if m.strip()} - set(makers))
+    if unknown_m:
+        ap.error(f"--methods: unknown {', '.join(unknown_m)} (known: {', '.join(makers)})")
     methods = [makers[m.strip()]() for m in args.methods.split(",") if m.strip()]
     only = None if args.scenarios is None else [x.strip() for x in args.scenarios.split(",") if x.strip()]
     if only is not None:
@@ -704,6 +802,7 @@ def main(argv: Sequence[str] | None = None) -> None:
                 res = evaluate(ds, m, injections=args.injections, seed=args.seed, gt_dir=args.ground_truth,
                                progress=lambda s: status.update(s), only=only)
                 results.append(res)
+                pass_budget(res, methods)
                 console.print(render(res))
                 if res.errors:
                     console.print("detector errors (DETECTOR_ERROR results): "

@@ -20,6 +20,14 @@ Alarms: per station and parameter, the hours flagged SUSPECT or FAIL by any test
 across gaps of up to ``merge_gap_h`` hours, form one alarm; its level is 3 if any hour FAILed,
 else 2 — a platform running only QARTOD alarms on every flag, so every baseline alarm counts at
 level ≥ 2. Missing values (flag 9) raise nothing.
+
+**Matched alarm budget.** The settings above raise about ten alarms per station-month on clean
+data, so QARTOD "detects" whatever overlaps that many alarms. To compare detectors at one false-
+alarm rate, :func:`match_budget` turns ONE strictness knob (:class:`Strictness`, the fixed grid
+:data:`STRICTNESS_GRID`) that tightens all four tests together — the spike and rate-of-change
+quantile, the gross-range suspect percentiles and the flat-line hours — and keeps the least strict
+grid point whose clean-data alarm rate (alarms per station-month) is within a budget. Level 0 is
+the generous configuration above.
 """
 
 from __future__ import annotations
@@ -99,9 +107,53 @@ def _resolution(v: np.ndarray) -> float:
     return 1e-5
 
 
-def calibrate(frame: pl.DataFrame, columns: Iterable[str], kind: str) -> dict[str, QartodConfig]:
+@dataclass(frozen=True)
+class Strictness:
+    """One point of the strictness knob: how far into the clean data's tails the tests look.
+
+    ``tail``: spike and rate-of-change SUSPECT above the (1 − tail) quantile of the clean statistic
+    (FAIL: twice that); ``span_tail``: gross-range SUSPECT outside the span_tail and 1 − span_tail
+    quantiles of the clean values; ``flat_factor``: the flat-line SUSPECT and FAIL durations
+    (:data:`FLAT_HOURS`) times this. A tail of 0 is the clean maximum (the test then flags no clean
+    value: the thresholds are strict inequalities)."""
+
+    level: int
+    tail: float
+    span_tail: float
+    flat_factor: float
+
+    def label(self) -> str:
+        q = f"q {1 - self.tail:.6g}" if self.tail else "above the clean maximum"
+        span = (f"{100 * self.span_tail:.5g}–{100 * (1 - self.span_tail):.7g} %" if self.span_tail
+                else "the clean minimum–maximum")
+        return f"level {self.level}: spike/rate-of-change {q}, suspect span {span}, flat-line hours × {self.flat_factor:g}"
+
+
+#: The knob's grid, least strict first (level 0 = the generous default of :func:`calibrate`): the
+#: tails shrink by √10 a step with the flat-line durations growing from 1× to 8×; from level 7 the
+#: tails are the clean extremes (below one value in 10⁶ a quantile only interpolates between the
+#: two most extreme values, so a tail step there flags each parameter's top value or nothing) and
+#: the flat-line durations alone grow, to 24× (PM and CEMS 6 h → 144 h; gases and water 12 h → 288 h).
+STRICTNESS_GRID: tuple[Strictness, ...] = (
+    Strictness(0, 1e-3, 1e-4, 1.0),
+    Strictness(1, 3e-4, 3e-5, 1.5),
+    Strictness(2, 1e-4, 1e-5, 2.0),
+    Strictness(3, 3e-5, 3e-6, 3.0),
+    Strictness(4, 1e-5, 1e-6, 4.0),
+    Strictness(5, 3e-6, 3e-7, 6.0),
+    Strictness(6, 1e-6, 1e-7, 8.0),
+    Strictness(7, 0.0, 0.0, 8.0),
+    Strictness(8, 0.0, 0.0, 12.0),
+    Strictness(9, 0.0, 0.0, 24.0),
+)
+DEFAULT_STRICTNESS = STRICTNESS_GRID[0]
+
+
+def calibrate(frame: pl.DataFrame, columns: Iterable[str], kind: str,
+              strictness: Strictness = DEFAULT_STRICTNESS) -> dict[str, QartodConfig]:
     """QARTOD settings per column from a clean frame (station, time_utc, values on a complete
-    hourly grid), as the module docstring describes."""
+    hourly grid), as the module docstring describes, at one point of the strictness knob."""
+    s = strictness
     out: dict[str, QartodConfig] = {}
     frame = frame.sort("station", "time_utc")
     stations = frame.get_column("station").to_numpy()
@@ -116,14 +168,15 @@ def calibrate(frame: pl.DataFrame, columns: Iterable[str], kind: str) -> dict[st
         mid = (v[:-2] + v[2:]) / 2.0
         sp = np.abs(v[1:-1] - mid)
         sp[breaks[1:-1] | breaks[2:]] = np.nan
-        spike = float(np.nanquantile(sp, 0.999))
-        roc = float(np.nanquantile(d, 0.999))
+        spike = float(np.nanquantile(sp, 1.0 - s.tail))
+        roc = float(np.nanquantile(d, 1.0 - s.tail))
         res = _resolution(v)
-        lo, hi = (float(x) for x in np.quantile(ok, [0.0001, 0.9999]))
-        flat_h = FLAT_HOURS.get(col, FLAT_DEFAULT_H.get(kind, 12.0))
+        lo, hi = (float(x) for x in np.quantile(ok, [s.span_tail, 1.0 - s.span_tail]))
+        flat_h = FLAT_HOURS.get(col, FLAT_DEFAULT_H.get(kind, 12.0)) * s.flat_factor
+        fail = FAIL_SPANS.get(col, (float(ok.min()) - abs(float(ok.min())), 10.0 * float(ok.max())))
         out[col] = QartodConfig(
-            fail_span=FAIL_SPANS.get(col, (float(ok.min()) - abs(float(ok.min())), 10.0 * float(ok.max()))),
-            suspect_span=(lo, hi), spike_suspect=max(spike, res), spike_fail=2.0 * max(spike, res),
+            fail_span=fail, suspect_span=(max(lo, fail[0]), min(hi, fail[1])),  # ioos_qc: suspect ⊆ fail
+            spike_suspect=max(spike, res), spike_fail=2.0 * max(spike, res),
             roc_per_s=max(roc, res) / 3600.0, flat_suspect_s=int(flat_h * 3600), flat_fail_s=int(2 * flat_h * 3600),
             flat_tolerance=res / 2.0)
     return out
@@ -198,3 +251,46 @@ class QartodBaseline:
                                                          merge_gap_h=self.merge_gap_h)
                 out.extend(self._cache[key])
         return out
+
+
+def station_months(frame: pl.DataFrame, *, days_per_month: float = 30.44) -> float:
+    """Stations × days of the frame's span / ``days_per_month`` (the benchmark's clean-row unit)."""
+    t = frame.get_column("time_utc")
+    days = (int(t.max()) - int(t.min()) + 3600) / 86400  # type: ignore[arg-type]
+    return frame.get_column("station").n_unique() * days / days_per_month
+
+
+@dataclass
+class MatchedCalibration:
+    """The outcome of :func:`match_budget`: the chosen grid point, its calibrated baseline (its
+    flag cache already holds the clean series) and every grid point tried with its clean rate."""
+
+    strictness: Strictness
+    rate: float  # clean-data alarms (level ≥ 2) per station-month at the chosen point
+    alarms: int
+    budget: float
+    met: bool  # False: no grid point reaches the budget; the strictest one is kept
+    baseline: QartodBaseline
+    tried: list[tuple[Strictness, float]]
+
+
+def match_budget(frame: pl.DataFrame, columns: Iterable[str], kind: str, budget: float, months: float, *,
+                 grid: Iterable[Strictness] = STRICTNESS_GRID, merge_gap_h: int = 3,
+                 min_level: int = 2) -> MatchedCalibration:
+    """The least strict point of ``grid`` (least strict first) whose clean-data alarm rate — alarms
+    of level ≥ ``min_level`` on ``frame`` per station-month, ``months`` station-months — is at most
+    ``budget``; the strictest point (``met`` False) when none is. Calibrates on ``frame`` itself."""
+    cols = list(columns)
+    tried: list[tuple[Strictness, float]] = []
+    last: MatchedCalibration | None = None
+    for s in grid:
+        base = QartodBaseline(calibrate(frame, cols, kind, s), merge_gap_h=merge_gap_h)
+        n = sum(a.level >= min_level for a in base.alarms(frame))
+        rate = n / months
+        tried.append((s, rate))
+        last = MatchedCalibration(s, rate, n, budget, rate <= budget, base, tried)
+        if last.met:
+            break
+    if last is None:
+        raise ValueError("match_budget: empty grid")
+    return last
