@@ -54,6 +54,33 @@ def test_for05_rank_test_over_two_week_windows_across_a_month_end() -> None:
     assert lo <= T0 + 66 * 86400 and hi >= T0 + 52 * 86400  # a finding overlaps the deletion
 
 
+def test_for05_month_finding_covers_the_gaps_not_the_whole_month() -> None:
+    """A month test's finding spans the gaps that carry the evidence (a spree over 8–18 March),
+    so its alarm neither reaches nor corroborates other alarms in the rest of the month; the
+    month tested stays in the evidence (``period``)."""
+    net = synthetic_network(seed=4)
+    s = net["S2"]
+    others = np.nanmedian(np.vstack([net[k].values for k in net if k != "S2"]), axis=0)
+    rng = np.random.default_rng(4)
+    v = s.values.copy()
+    spree = slice(66 * 24, 77 * 24)  # 8–18 March (Beijing days)
+    hi = others[spree] > np.quantile(others[spree], 0.7)
+    seg = v[spree]
+    seg[hi & (rng.random(seg.size) < 0.8)] = np.nan
+    keep = np.isfinite(v) | (rng.random(v.size) < 0.5)  # half the missing hours are absent rows, not NaN
+    ser = Series("S2", "PM2.5", s.times[keep], v[keep])
+    fs = run("FOR-05", ser, ctx_of(net, "S2"))
+    month = [f for f in fs if f.evidence["test"] == "split"]
+    assert [f.evidence["month"] for f in month] == ["2019-03"]
+    f = month[0]
+    start, end = int(ser.times[f.start]), int(ser.times[f.end - 1]) + 3600
+    assert T0 + 66 * 86400 <= start < end <= T0 + 77 * 86400  # inside the spree …
+    assert end - start >= 2 * 86400  # … around its deleted haze hours
+    assert f.evidence["period"] == ["2019-02-28T16:00:00Z", "2019-03-31T16:00:00Z"]  # the month tested
+    g0, g1 = (np.datetime64(t.rstrip("Z"), "s").astype(np.int64) for t in f.evidence["gaps_span"])
+    assert g0 <= start and end <= g1 and g1 - g0 < 11 * 86400  # the gaps' span (first row present in it)
+
+
 def test_for05_random_mass_outages_are_not_selection() -> None:
     net = synthetic_network(seed=4)
     s = net["S2"]

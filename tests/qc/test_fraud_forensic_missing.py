@@ -96,6 +96,11 @@ def test_week_long_spree_across_two_months_is_found_by_the_window_test() -> None
     s0, s1 = int(net[st].times[SPREE.start]), int(net[st].times[SPREE.stop - 1])
     assert t_lo <= s1 and t_hi >= s0
     assert t_lo >= s0 - 7 * 86400 and t_hi <= s1 + 7 * 86400
+    # … and it covers the window's gaps at high levels, not the reported days at the windows' edges
+    g0, g1 = (int(np.datetime64(t.rstrip("Z"), "s").astype(np.int64)) for t in ev["gaps_span"])
+    p0, p1 = (int(np.datetime64(t.rstrip("Z"), "s").astype(np.int64)) for t in ev["period"])
+    assert (t_lo, t_hi + 3600) == (g0, g1) and g0 == s0 - 3600 * int(np.isnan(v[SPREE.start - 1]))
+    assert p0 < g0 and g1 <= p1  # the flagged windows reach further than their gaps
 
 
 def test_as_many_random_gaps_in_the_same_week_are_not_flagged() -> None:

@@ -124,7 +124,8 @@ def selective_missingness(series: Series, ctx: Context, *, high_quantile: float,
     gaps and pollution episodes do not fake significance). A single long outage in a haze episode
     is still one coincidence, so ≥ ``min_runs`` separate gaps must touch high hours. Finding:
     SUSPECT, ``selective_missingness``, score 0.8 at ``min_risk_ratio`` rising to 1 at 1.25 × it,
-    over the month; evidence: the table,
+    from the first to the last gap that carries the evidence (``gaps_span``; the month tested is
+    ``period``); evidence: the table,
     neighbours used, the level threshold and the first missing-high hours.
 
     Window test (``window_days`` > 0, :func:`_window_findings`): a spree of a week or two — a
@@ -250,7 +251,15 @@ def _neighbour_missingness(series: Series, ctx: Context, nbs: dict[str, Series],
         elif not split_ok:
             return None
         t0, t1 = int(grid_all[gs]), int(grid_all[ge - 1]) + step
-        s, e = _index_range(series.times, t0, t1)
+        # The finding covers the gaps that carry the evidence (split: gaps touching 'high' hours;
+        # rank: gaps touching hours above the local median), not the whole tested month: a week of
+        # deleted haze hours is located there, and a month-long finding would corroborate every
+        # other alarm of the station's month (alarms.episodes) with evidence that is not there.
+        ev_runs = runs if rank is None else [(r0, r1) for r0, r1 in true_runs(miss) if up[r0:r1].any()]
+        g0, g1 = (gs + ev_runs[0][0], gs + ev_runs[-1][1]) if ev_runs else (gs, ge)
+        s, e = _index_range(series.times, int(grid_all[g0]), int(grid_all[g1 - 1]) + step)
+        if e <= s:
+            s, e = _index_range(series.times, t0, t1)
         if e <= s:
             return None
         hit = np.flatnonzero(miss & high)
@@ -258,6 +267,7 @@ def _neighbour_missingness(series: Series, ctx: Context, nbs: dict[str, Series],
         return (Finding(s, e, Status.SUSPECT, "selective_missingness", score, {
             "test": "split" if rank is None else "rank", "rank_test": rank,
             "month": label[:7], "period": [_iso(t0), _iso(t1)], "neighbours": list(nbs),
+            "gaps_span": [_iso(int(grid_all[g0])), _iso(int(grid_all[g1 - 1]) + step)],
             "neighbour_level_threshold_median": thr, "high_quantile": high_quantile,
             "local_days": local_days,
             "table": {"missing_high": a0, "high": n_hi, "missing_low": c0, "low": n_lo},

@@ -254,13 +254,21 @@ def _window_findings(own: np.ndarray, rel: np.ndarray, grid: np.ndarray, step: i
     for g in groups:
         gs, ge = g[0][0], max(h[1] for h in g)
         t0, t1 = int(grid[gs]), int(grid[ge - 1]) + step
-        s, e = _index_range(series.times, t0, t1)
+        # the finding covers the gaps of the flagged windows that meet a level above its local
+        # median (the evidence), not the reported days at the windows' edges
+        up = np.isfinite(rel[gs:ge]) & (rel[gs:ge] > 0)
+        ev = [(r0, r1) for r0, r1 in true_runs(miss[gs:ge]) if up[r0:r1].any()]
+        g0, g1 = (gs + ev[0][0], gs + ev[-1][1]) if ev else (gs, ge)
+        s, e = _index_range(series.times, int(grid[g0]), int(grid[g1 - 1]) + step)
+        if e <= s:
+            s, e = _index_range(series.times, t0, t1)
         if e <= s:
             continue
         best = min(g, key=lambda h: (h[2]["p_value"], -h[2]["z"]))[2]
         out.append(Finding(s, e, Status.SUSPECT, "selective_missingness", _score(best["auc"] - 0.5, min_auc - 0.5), {
             "test": "window", "window_test": best, "month": str(np.datetime64(t0 + BEIJING_OFFSET_S, "s"))[:7],
             "period": [_iso(t0), _iso(t1)], "neighbours": list(nbs),
+            "gaps_span": [_iso(int(grid[g0])), _iso(int(grid[g1 - 1]) + step)],
             "windows_flagged": len(g), "family": len(tested), "p_value": best["p_value"],
             "thresholds": {"window_days": window_days, "window_step_days": window_step_days,
                            "min_missing_window": min_missing, "min_auc": min_auc, "min_runs": min_runs,
