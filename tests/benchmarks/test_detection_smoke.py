@@ -152,6 +152,29 @@ def test_scoring_counts_overlaps_on_the_station() -> None:
     assert row.top == [("SPA-01", 1)]
 
 
+def test_incidents_merge_a_stations_alarms_and_score_by_any_true_alarm() -> None:
+    """Ten alarms over one anomaly are one incident: alarm precision rewards splitting, incident
+    precision does not; an incident of background alarms only is false."""
+    bench = _bench()
+    from tianlan.sim.fraud import GroundTruth
+
+    h = 3600
+    g = GroundTruth("flat", "A", ("CO",), 100 * h, 140 * h)
+    split = [bench.Alarm("A", f"p{i}", (100 + 4 * i) * h, (102 + 4 * i) * h, 2, "TMP-03") for i in range(10)]
+    far = bench.Alarm("A", "CO", 300 * h, 301 * h, 2, "SPA-01")  # 159 h later: its own (false) incident
+    near = bench.Alarm("A", "CO", 144 * h, 145 * h, 2, "XV-03")  # 6 h after the last (138 h): joins it
+    other = bench.Alarm("B", "CO", 100 * h, 101 * h, 2, "SPA-01")  # another station: another incident
+    groups = bench.incidents([far, *split, near, other])
+    assert sorted(len(x) for x in groups) == [1, 1, 11]
+    row = bench.score("flat", [*split, far, near, other], [g])
+    assert (row.alarms, row.true_alarms, row.incidents, row.true_incidents) == (13, 10, 3, 1)
+    assert row.precision == pytest.approx(10 / 13) and row.precision_incidents == pytest.approx(1 / 3)
+    assert row.f1_incidents == pytest.approx(2 * (1 / 3) / (1 + 1 / 3))
+    # an incident made of background alarms only is false; one with a new alarm in it is true
+    row = bench.score("flat", [far, split[0]], [g], background=[split[0]])
+    assert (row.incidents, row.true_incidents) == (2, 0)
+
+
 def test_background_alarms_are_not_detections() -> None:
     """An alarm the clean data raise identically is not caused by the injection it overlaps: it
     neither detects it nor counts as a true alarm (the lenient 'any alarm' columns count it)."""
