@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 
 from tianlan.qc.core import Context, Series, Status, get
+from tianlan.qc.fraud.copy_side import copy_side
 from tianlan.qc.inputs import build_contexts
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -217,6 +218,36 @@ def test_xv04_a_series_copied_from_a_neighbour() -> None:
     assert found and found[0].status == Status.FAIL and found[0].evidence["other_station"] == "S1"
     assert found[0].start >= 200 and found[0].end <= 260
     assert run("XV-04", series["S0"]["a21004"], ctxs["S0"]) == []
+
+
+def test_xv04_a_copy_is_reported_at_the_copier_not_at_its_source() -> None:
+    # S1 at a level of its own (× 1.6): S2's series jumps onto it where the copy starts and back
+    # where it ends, S1's runs on — the copy is S2's, and S1 (the source) gets no finding
+    series = synthetic_network()
+    s1 = np.round(series["S1"]["a21004"].values * 1.6)
+    series = with_values(series, "S1", "a21004", s1)
+    v = series["S2"]["a21004"].values.copy()
+    v[200:260] = s1[200:260]
+    series = with_values(series, "S2", "a21004", v)
+    ctxs = contexts_of(series)
+    found = run("XV-04", series["S2"]["a21004"], ctxs["S2"])
+    assert found and found[0].evidence["other_station"] == "S1" and found[0].evidence["copier"] == "this station"
+    assert run("XV-04", series["S1"]["a21004"], ctxs["S1"]) == []
+    both = run("XV-04", series["S1"]["a21004"], ctxs["S1"], copy_edge_hours=0)  # attribution off: both stations
+    assert both and both[0].evidence["other_station"] == "S2" and both[0].evidence["copier"] == "undetermined"
+
+
+def test_copy_side_reads_the_edges() -> None:
+    rng = np.random.default_rng(3)
+    t = np.arange(240)
+    y = 50 + 10 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 1, t.size)  # the source
+    x = 80 + 10 * np.sin(2 * np.pi * t / 24) + rng.normal(0, 1, t.size)  # its own level …
+    x[100:124] = y[100:124]  # … then a day of y's values
+    assert copy_side(x, y, 100, 124) == 1 and copy_side(y, x, 100, 124) == -1
+    same = y + rng.normal(0, 1, t.size)  # a neighbour at the source's level: the edges cannot tell
+    same[100:124] = y[100:124]
+    assert copy_side(same, y, 100, 124) == 0
+    assert copy_side(x, y, 0, 240) == 0  # no data outside the window
 
 
 # --- real data --------------------------------------------------------------------------------

@@ -161,13 +161,22 @@ def test_wat04_scaled_parameter_against_the_river(rivers: tuple[pl.DataFrame, pl
     assert {r["station"] for r in refs} == {"W202", "W204"} and {r["direction"] for r in refs} == {"upstream", "downstream"}
     assert all(r["lag_h"] == 6 for r in refs)
     assert not hit[0].evidence["single_reference"]
-    # the upstream neighbour, with a clean reference of its own above, is not blamed; the last
-    # station of the river has only W203 to compare with, and its evidence says so
+    # the upstream neighbour, with a clean reference of its own above, is not blamed
     near = [f for f in run("WAT-04", ctxs["W202"].series["w21003"], ctxs["W202"])
             if t[f.start] < truth.end_utc and t[f.end - 1] + HOUR > truth.start_utc]
     assert near == []
-    for f in run("WAT-04", ctxs["W204"].series["w21003"], ctxs["W204"]):
-        assert f.evidence["single_reference"] and [r["station"] for r in f.evidence["references"]] == ["W203"]
+    # the last station of the river has one adjacent station (W203): the next one beyond it (W202)
+    # witnesses which side moved — W204 still agrees with W202, so W203's change is not W204's
+    last = run("WAT-04", ctxs["W204"].series["w21003"], ctxs["W204"])
+    assert not [f for f in last if t[f.start] < truth.end_utc and t[f.end - 1] + HOUR > truth.start_utc]
+    for f in last:
+        refs = f.evidence["references"]
+        assert [(r["station"], r["witness"]) for r in refs] == [("W203", False), ("W202", True)]
+        assert not f.evidence["single_reference"]
+    # without the witness a departure from W203 alone cannot say which of the two moved: W204 is blamed
+    bare = [f for f in run("WAT-04", ctxs["W204"].series["w21003"], ctxs["W204"], witness_share=0.0)
+            if t[f.start] < truth.end_utc and t[f.end - 1] + HOUR > truth.start_utc]
+    assert bare and all(f.evidence["single_reference"] for f in bare)
 
 
 def test_wat04_needs_the_network_and_uses_given_travel_time(rivers: tuple[pl.DataFrame, pl.DataFrame]) -> None:
@@ -183,3 +192,20 @@ def test_wat04_needs_the_network_and_uses_given_travel_time(rivers: tuple[pl.Dat
                     attrs={**c2.attrs, "travel_hours": {"W202": 6, "W204": 6}})
     found = run("WAT-04", c2.series["w21003"], given)
     assert found and all(r["lag_source"] == "attrs.travel_hours" for r in found[0].evidence["references"])
+
+
+def test_wat04_end_station_diluted_is_found_with_its_witness(rivers: tuple[pl.DataFrame, pl.DataFrame]) -> None:
+    frame, sites = rivers
+    start = int(frame["time_utc"].min()) + 30 * 24 * HOUR  # type: ignore[operator]
+    injected, truth = inject(frame, "water_dilution", station="W301", start_utc=start, hours=36, rng=5, fraction=0.6)
+    ctxs = contexts(injected, sites)
+    t = ctxs["W301"].series["w01014"].times
+    hit = [f for f in run("WAT-04", ctxs["W301"].series["w01014"], ctxs["W301"])
+           if t[f.start] < truth.end_utc and t[f.end - 1] + HOUR > truth.start_utc]
+    assert hit and hit[0].score >= 0.8
+    refs = hit[0].evidence["references"]
+    assert [(r["station"], r["witness"]) for r in refs] == [("W302", False), ("W303", True)]
+    assert refs[1]["lag_source"] == "estimated"  # the adjacent stations' travel_hours is not W301–W303's
+    # and the adjacent station, whose other neighbour (W303) saw nothing, is not blamed
+    assert not [f for f in run("WAT-04", ctxs["W302"].series["w01014"], ctxs["W302"])
+                if t[f.start] < truth.end_utc and t[f.end - 1] + HOUR > truth.start_utc]

@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from tianlan.qc.core import Context, Finding, Param, Series, Status, detector
+from tianlan.qc.fraud.copy_side import copy_side
 from tianlan.qc.fraud.spatial import (
     aligned,
     binned_robust_z,
@@ -587,11 +588,14 @@ def _rolling_corr(x: np.ndarray, y: np.ndarray, w: int, min_points: int) -> tupl
         "related": Param([sorted(p) for p in RELATED], "", "pairs that may legitimately move together"),
         "neighbours": Param(True, "", "also compare with the same parameter at neighbouring stations (exact copies)"),
         "max_km": Param(50.0, "km", "neighbour radius for copies"),
+        "copy_edge_hours": Param(6, "h", "a copy between stations is reported at the station whose series jumps "
+                                 "at the copy's edges (medians of this many hours each side), not at its source; 0: both"),
     },
 )
 def lockstep(series: Series, ctx: Context, *, window_hours: float, min_coverage: float, min_corr: float,
              min_agreement: float, max_shape_diff: float, min_moves: float, affine_tolerance: float, min_levels: float,
-             related: Sequence[Sequence[str]], neighbours: bool, max_km: float) -> list[Finding]:
+             related: Sequence[Sequence[str]], neighbours: bool, max_km: float,
+             copy_edge_hours: float = 6) -> list[Finding]:
     """Windows in which the series moves in lockstep with a channel it should be independent of (XV-04).
 
     Compared with every other parameter of the station (except ``related`` pairs and the series'
@@ -698,6 +702,11 @@ def lockstep(series: Series, ctx: Context, *, window_hours: float, min_coverage:
                 exact_cover[a0:k + 1] |= exact
         what = f"{station}/{other_code}" if station else other_code
         for s, e in runs(cover, min(w, min_points)):
+            side = 0
+            if station is not None and copy_edge_hours > 0:
+                side = copy_side(x, y, s, e, edge_hours=int(copy_edge_hours), step_s=series.step_s)
+                if side < 0:  # the neighbour's series jumps onto this one's: it copied, this is the source
+                    continue
             ok = np.isfinite(x[s:e]) & np.isfinite(y[s:e])
             xx, yy = x[s:e][ok], y[s:e][ok]
             rr = float(np.corrcoef(xx, yy)[0, 1])
@@ -715,6 +724,8 @@ def lockstep(series: Series, ctx: Context, *, window_hours: float, min_coverage:
                                    "affine": {"intercept": round(float(a), 6), "slope": round(float(b), 6),
                                               "max_residual": round(resid, 6)},
                                    "resolution": {code: qx, what: qy}, "exact": exact, "thresholds": thresholds,
+                                   **({"copier": "this station" if side > 0 else "undetermined"}
+                                      if station is not None else {}),
                                }))
     out.sort(key=lambda f: f.start)
     return out

@@ -86,10 +86,13 @@ def estimate_lag(pairs: Sequence[tuple[np.ndarray, np.ndarray]], step_s: int, ma
     return best, best_r
 
 
-def travel_lag(series: Series, ctx: Context, station: str, direction: int, max_lag_hours: float) -> tuple[int, str, float]:
+def travel_lag(series: Series, ctx: Context, station: str, direction: int, max_lag_hours: float, *,
+               adjacent: bool = True) -> tuple[int, str, float]:
     """Travel time (s) between the station and an adjacent one: ``attrs["travel_hours"]`` or
-    estimated from every parameter both measure; with its source and (estimated) mean correlation."""
-    hours = _travel(ctx, station)
+    estimated from every parameter both measure; with its source and (estimated) mean correlation.
+    ``adjacent`` False (a station further along the river): a single ``travel_hours`` number is the
+    adjacent stations' and does not apply; only a mapping that names the station does."""
+    hours = _travel(ctx, station) if adjacent or isinstance(ctx.attrs.get("travel_hours"), Mapping) else None
     if hours is not None:
         return int(round(hours * 3600 / series.step_s)) * series.step_s, "attrs.travel_hours", float("nan")
     nb = ctx.neighbours.get(station, {})
@@ -125,7 +128,8 @@ def _travel(ctx: Context, station: str) -> float | None:
     return None if v is None else float(v)
 
 
-def reference(series: Series, ctx: Context, station: str, direction: int, *, max_lag_hours: float) -> dict[str, Any] | None:
+def reference(series: Series, ctx: Context, station: str, direction: int, *, max_lag_hours: float,
+              adjacent: bool = True) -> dict[str, Any] | None:
     """A neighbour's series of the same parameter aligned on the checked series by travel time.
 
     ``direction`` −1 for an upstream station (its water arrives ``lag`` later: compare x(t) with
@@ -134,11 +138,31 @@ def reference(series: Series, ctx: Context, station: str, direction: int, *, max
     nb = ctx.neighbours.get(station, {}).get(series.parameter)
     if nb is None or len(nb) == 0:
         return None
-    lag_s, source, r = travel_lag(series, ctx, station, direction, max_lag_hours)
+    lag_s, source, r = travel_lag(series, ctx, station, direction, max_lag_hours, adjacent=adjacent)
     raw = aligned(series.times, nb, shift_s=lag_s if direction < 0 else -lag_s)
     return {"station": station, "direction": "upstream" if direction < 0 else "downstream", "lag_h": lag_s / 3600,
             "lag_source": source, "lag_corr": None if not np.isfinite(r) else round(r, 3), "values": raw,
-            "transformed": _transform(series.parameter, raw)}
+            "transformed": _transform(series.parameter, raw), "witness": not adjacent}
+
+
+def witness(series: Series, ctx: Context, refs: Sequence[dict[str, Any]], *, max_lag_hours: float) -> dict[str, Any] | None:
+    """A second reference for a station with one adjacent neighbour (the end of its river): the
+    nearest other station among ``ctx.neighbours`` (``ctx.distances_km``) beyond that neighbour,
+    aligned by its own travel time. A departure from the one neighbour cannot say which of the two
+    moved; the station's agreement with the next one along the river can — a neighbour that was
+    diluted, scaled or replaced departs from both, this station from neither."""
+    if len(refs) != 1:
+        return None
+    ref = refs[0]
+    d0 = ctx.distances_km.get(ref["station"])
+    taken = {series.station, ref["station"]}
+    cands = sorted((float(d), st) for st, d in ctx.distances_km.items()
+                   if st not in taken and d is not None and (d0 is None or float(d) > float(d0))
+                   and len(ctx.neighbours.get(st, {}).get(series.parameter, ())))
+    if not cands:
+        return None
+    direction = -1 if ref["direction"] == "upstream" else 1
+    return reference(series, ctx, cands[0][1], direction, max_lag_hours=max_lag_hours, adjacent=False)
 
 
 # --- WAT-03 -----------------------------------------------------------------------------------
@@ -320,6 +344,8 @@ def _temperature(series: Series, ctx: Context, temp: np.ndarray | None, up: list
         "shift_min": Param({TEMP: 1.0, PH: 0.3, "*": 0.12}, "ln units; °C, pH units",
                            "… moved by at least this (0.12 ≈ ×0.89) …"),
         "shift_z": Param(5.0, "robust scales", "… and this many robust day-to-day scales, against every neighbour; 0: off"),
+        "witness_share": Param(0.5, "share", "a station with one adjacent neighbour must also depart from the next "
+                               "station beyond it by this share of the thresholds (which side moved); 0: no witness"),
     },
     systems=("water",),
     history_s=21 * 86400,
@@ -327,7 +353,7 @@ def _temperature(series: Series, ctx: Context, temp: np.ndarray | None, up: list
 def river_coherence(series: Series, ctx: Context, *, z_threshold: float, min_departure: float | Mapping[str, float],
                     stable_z: float, window_days: float, guard_hours: float, min_scale: float, min_hours: float,
                     max_lag_hours: float, shift_days: int, shift_ref_days: int, shift_min: float | Mapping[str, float],
-                    shift_z: float) -> list[Finding]:
+                    shift_z: float, witness_share: float = 0.5) -> list[Finding]:
     """Hours when the station departs from its upstream and downstream stations (catalogue WAT-04).
 
     For each adjacent station in ``attrs["upstream"]``/``["downstream"]`` that measures the
@@ -341,15 +367,23 @@ def river_coherence(series: Series, ctx: Context, *, z_threshold: float, min_dep
     interference at the intake, a diluted sample, a changed slope. A persistent change is also
     found as a level shift: the daily residuals' median over the last ``shift_days`` moved from the
     ``shift_ref_days`` before by ``shift_min`` and ``shift_z`` robust day-to-day scales against
-    every neighbour. A station at the end of its river has one neighbour: a departure from it
-    cannot say which of the two moved, and the evidence says ``single_reference``.
-    SUSPECT; score 0.8 at ``z_threshold`` (median of the smaller |z|), 1 at 1.25 × it.
+    every neighbour. A station at the end of its river has one adjacent neighbour: a departure from
+    it cannot say which of the two moved. The next station beyond that neighbour (nearest in
+    ``ctx.distances_km``, travel time estimated unless ``attrs["travel_hours"]`` maps it) is then a
+    **witness**: the station must depart from it too — by ``witness_share`` of the thresholds and
+    of its departure (or shift) from the adjacent one — so a diluted, scaled or replaced neighbour
+    is not blamed on the end station (it departs from the neighbour only). References carry
+    ``witness``; without a witness the evidence says ``single_reference``.
+    SUSPECT; score 0.8 at ``z_threshold`` (median of the smaller |z|; with a witness, of the
+    adjacent station's |z|), 1 at 1.25 × it.
     """
     refs = [r for st in network(ctx, "upstream") if (r := reference(series, ctx, st, -1, max_lag_hours=max_lag_hours))]
     refs += [r for st in network(ctx, "downstream")
              if (r := reference(series, ctx, st, +1, max_lag_hours=max_lag_hours))]
     if not refs:
         return []
+    if witness_share > 0 and (w := witness(series, ctx, refs, max_lag_hours=max_lag_hours)) is not None:
+        refs.append(w)
     min_dep = per_parameter(min_departure, series.parameter) or 0.0
     x = _transform(series.parameter, series.values)
     window_s = window_days * 86400.0
@@ -378,17 +412,26 @@ def river_coherence(series: Series, ctx: Context, *, z_threshold: float, min_dep
         with np.errstate(invalid="ignore"):
             m = ok_all.copy()
             for ref in refs:
-                m &= (sign * ref["z"] > z_threshold) & (sign * ref["departure"] >= min_dep) & ref["stable"]
+                if ref["witness"]:  # which side moved: the station departs from the witness too, by a
+                    # share of the thresholds and of its departure from the adjacent station (a
+                    # moved neighbour: a departure from it alone)
+                    m &= ((sign * ref["z"] > witness_share * z_threshold) & ref["stable"]
+                          & (sign * ref["departure"] >= witness_share * np.maximum(min_dep, sign * refs[0]["departure"])))
+                else:
+                    m &= (sign * ref["z"] > z_threshold) & (sign * ref["departure"] >= min_dep) & ref["stable"]
         for s, e in runs(m, steps(min_hours, series.step_s), steps(1, series.step_s), ~ok_all):
             sel = m[s:e]
-            zmin = float(np.median(np.min(np.abs(zmat[:, s:e][:, sel]), axis=0)))
+            # with a witness (held to a share of the thresholds) the adjacent station's |z| scores
+            zk = zmat[:1] if refs[-1]["witness"] else zmat
+            zmin = float(np.median(np.min(np.abs(zk[:, s:e][:, sel]), axis=0)))
             out.append(Finding(s, e, Status.SUSPECT,
                                f"WAT-04 {series.parameter} {'below' if sign < 0 else 'above'} the river up- and downstream",
                                score01(zmin, z_threshold), {
                                    **iso_span(series, s, e), "station": series.station,
                                    "values": slice_values(series.values, s, e),
                                    "references": [{"station": ref["station"], "direction": ref["direction"],
-                                                   "lag_h": ref["lag_h"], "lag_source": ref["lag_source"],
+                                                   "witness": ref["witness"], "lag_h": ref["lag_h"],
+                                                   "lag_source": ref["lag_source"],
                                                    "lag_corr": ref["lag_corr"], "values": slice_values(ref["values"], s, e),
                                                    "z": slice_values(ref["z"], s, e, 2),
                                                    "departure": round(float(np.nanmedian(ref["departure"][s:e][sel])), 4)}
@@ -402,19 +445,20 @@ def river_coherence(series: Series, ctx: Context, *, z_threshold: float, min_dep
     smin = per_parameter(shift_min, series.parameter)
     if shift_z > 0 and shift_days > 0 and smin is not None:
         out += _river_shifts(series, refs, x, shift_days=int(shift_days), shift_ref_days=int(shift_ref_days),
-                             shift_min=smin, shift_z=shift_z)
+                             shift_min=smin, shift_z=shift_z, witness_share=witness_share)
     out.sort(key=lambda f: f.start)
     return out
 
 
 def _river_shifts(series: Series, refs: list[dict[str, Any]], x: np.ndarray, *, shift_days: int, shift_ref_days: int,
-                  shift_min: float, shift_z: float) -> list[Finding]:
+                  shift_min: float, shift_z: float, witness_share: float = 0.5) -> list[Finding]:
     """Persistent shifts of the station against every neighbour (daily medians of the residuals)."""
     per_ref = []
     for ref in refs:
         dm, day = daily_medians(series.times, x - ref["transformed"], series.step_s)
         eps = daily_shifts(dm, recent_days=shift_days, ref_days=shift_ref_days, min_ref_days=min(7, shift_ref_days),
-                           min_shift=shift_min, z_threshold=shift_z, min_scale=0.01)
+                           min_shift=shift_min * (witness_share if ref["witness"] else 1.0),
+                           z_threshold=shift_z * (witness_share if ref["witness"] else 1.0), min_scale=0.01)
         flags = np.zeros(dm.size, dtype=np.int8)
         for episode in eps:
             flags[episode["first_day"]:episode["last_day"] + 1] = episode["sign"]
@@ -435,13 +479,20 @@ def _river_shifts(series: Series, refs: list[dict[str, Any]], x: np.ndarray, *, 
                 ep: dict[str, Any] | None = next((p for p in eps if p["first_day"] <= d1 - 1 and p["last_day"] >= d0
                                                    and p["sign"] == sign), None)
                 if ep is not None:
-                    shifts.append({"station": ref["station"], "direction": ref["direction"], "lag_h": ref["lag_h"],
+                    shifts.append({"station": ref["station"], "direction": ref["direction"],
+                                   "witness": ref["witness"], "lag_h": ref["lag_h"],
                                    "lag_source": ref["lag_source"], "shift": round(ep["shift"], 4),
                                    "scale": round(ep["scale"], 4), "daily_residual": slice_values(dm, d0, d1, 4),
                                    "values": slice_values(ref["values"], s, e)})
             if len(shifts) < len(per_ref):
                 continue
-            effect = min(abs(p["shift"]) / max(shift_min, shift_z * p["scale"]) for p in shifts)
+            effects = [abs(p["shift"]) / max(shift_min, shift_z * p["scale"]) for p in shifts]
+            effect = min(effects)
+            if per_ref[-1][0]["witness"]:  # the adjacent station at the full thresholds, the witness
+                # shifted by a share of that (a moved neighbour: a shift against it alone)
+                if effects[0] < 1.0 or abs(shifts[-1]["shift"]) < witness_share * abs(shifts[0]["shift"]):
+                    continue
+                effect = effects[0]
             out.append(Finding(s, e, Status.SUSPECT,
                                f"WAT-04 {series.parameter} level shifted {'down' if sign < 0 else 'up'} against the river",
                                score01(effect, 1.0), {
@@ -452,3 +503,4 @@ def _river_shifts(series: Series, refs: list[dict[str, Any]], x: np.ndarray, *, 
                                                   "shift_min": shift_min, "shift_z": shift_z},
                                }))
     return out
+
