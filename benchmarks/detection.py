@@ -445,7 +445,13 @@ def pass_budget(result: Result, methods: Sequence[Method]) -> None:
 
 
 def _f1(p: float | None, r: float | None) -> float | None:
-    return None if p is None or r is None else (2 * p * r / (p + r) if p + r else 0.0)
+    """F1 of precision ``p`` and recall ``r``; 0 for a method that raised no alarm (p undefined,
+    r 0) — it detected nothing, which is worse than any detection, not incomparable."""
+    if r is None:
+        return None
+    if p is None:
+        return 0.0 if r == 0 else None
+    return 2 * p * r / (p + r) if p + r else 0.0
 
 
 def incidents(alarms: Sequence[Alarm], gap_h: float = INCIDENT_GAP_H) -> list[list[Alarm]]:

@@ -192,3 +192,13 @@ def test_background_alarms_are_not_detections() -> None:
     # an alarm the injection changed (here: longer) is new
     longer = bench.Alarm("A", "a21004", 5 * 86400, 6 * 86400, 2, "SPA-01")
     assert bench.score("selective_missing", [longer], [g], background=[old]).detected == 1
+
+
+def test_no_alarm_at_all_scores_f1_zero() -> None:
+    """A method that raised nothing on a scenario has no precision but an F1 of 0 (it compares as
+    behind, not as incomparable)."""
+    bench = _bench()
+    from tianlan.sim.fraud import GroundTruth
+
+    row = bench.score("flat", [], [GroundTruth("flat", "A", ("CO",), 0, 3600)])
+    assert row.precision is None and row.recall == 0.0 and row.f1 == 0.0 and row.f1_incidents == 0.0
