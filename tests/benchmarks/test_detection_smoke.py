@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
 import pkgutil
 import sys
@@ -10,6 +9,7 @@ from pathlib import Path
 from types import ModuleType
 
 import pytest
+from bench_loader import load_benchmark
 from rich.console import Console
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -17,14 +17,7 @@ HEBEI = ROOT.parent / "shared" / "data" / "cnemc-hebei-2019"
 
 
 def _bench() -> ModuleType:
-    name = "tianlan_bench_detection"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / "detection.py")
-        assert spec is not None and spec.loader is not None
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
+    return load_benchmark("detection.py")
 
 
 def _check(bench: ModuleType, results: list, datasets: list) -> None:

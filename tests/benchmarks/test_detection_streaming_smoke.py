@@ -5,13 +5,12 @@ and re-streaming only the changed stations gives the alarms of a full stream."""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from types import ModuleType
 
 import polars as pl
 import pytest
+from bench_loader import load_benchmark
 from rich.console import Console
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,15 +19,7 @@ needs_hebei = pytest.mark.skipif(not HEBEI.exists(), reason=f"real data not pres
 
 
 def _bench() -> ModuleType:
-    name = "tianlan_bench_detection_streaming"
-    if name not in sys.modules:
-        sys.path.insert(0, str(ROOT / "benchmarks"))
-        spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / "detection_streaming.py")
-        assert spec is not None and spec.loader is not None
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
+    return load_benchmark("detection_streaming.py")
 
 
 def _slice(bench: ModuleType, stations: int, days: int):  # type: ignore[no-untyped-def]

@@ -11,6 +11,7 @@ from types import ModuleType
 import numpy as np
 import polars as pl
 import pytest
+from bench_loader import load_benchmark
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -84,14 +85,7 @@ def test_level_zero_is_the_generous_default_and_strictness_is_monotone() -> None
 
 
 def _bench() -> ModuleType:
-    name = "tianlan_bench_detection"
-    if name not in sys.modules:
-        spec = importlib.util.spec_from_file_location(name, ROOT / "benchmarks" / "detection.py")
-        assert spec is not None and spec.loader is not None
-        mod = importlib.util.module_from_spec(spec)
-        sys.modules[name] = mod
-        spec.loader.exec_module(mod)
-    return sys.modules[name]
+    return load_benchmark("detection.py")
 
 
 def test_the_benchmark_matches_tianlans_clean_rate() -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import calendar
 import json
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -207,12 +206,9 @@ def _hebei(days: int, n_stations: int) -> tuple[dict, dict, np.ndarray]:
 
     if not (data_dir() / "stations.csv").is_file() or not list(data_dir().glob("2019-01*.csv*")):
         pytest.skip(f"real Hebei 2019 data not found in {data_dir()} (set TIANLAN_SHARED_DIR to the shared folder)")
-    import importlib.util
+    from bench_loader import load_benchmark
 
-    path = Path(__file__).resolve().parents[2] / "benchmarks" / "streaming_qc.py"
-    spec = importlib.util.spec_from_file_location("_bench_streaming_qc", path)
-    bench = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(bench)  # type: ignore[union-attr]
+    bench = load_benchmark("streaming_qc.py")
     stations, data, times = bench.load(days)
     keep = sorted(stations)[:n_stations]
     return {s: stations[s] for s in keep}, {s: data[s] for s in keep}, times
