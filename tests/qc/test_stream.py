@@ -13,7 +13,8 @@ from tianlan.model.registry import Device, Registry, Site
 from tianlan.qc.config import config_from
 from tianlan.qc.core import QcResult, Status
 from tianlan.qc.inputs import StationMeta
-from tianlan.qc.stream import CHECK_EVERY_S, SLOW_EVERY_S, StreamingQc, _Buffer, history_needed, phase
+from tianlan.qc.stream import CHECK_EVERY_S, SLOW_EVERY_S, StreamingQc, history_needed, phase
+from tianlan.qc.stream_history import HistoryBuffer
 from tianlan.store.qc_repo import QcRepo
 from tianlan.store.registry_repo import RegistryRepo
 
@@ -59,7 +60,7 @@ def test_qc_results_round_trip_and_replace(store) -> None:
 
 
 def test_buffer_keeps_a_bounded_regular_history() -> None:
-    b = _Buffer("A", PM25, "hour", 3600, 4 * 86400, T0)
+    b = HistoryBuffer("A", PM25, "hour", 3600, 4 * 86400, T0)
     for h in range(24 * 20):
         b.put(T0 + h * HOUR, float(h), "N", 0.0)
     v = b.view(0, b.end_t)
@@ -72,7 +73,7 @@ def test_buffer_keeps_a_bounded_regular_history() -> None:
     # a late value inside the history fills its slot
     assert b.put(T0 + (24 * 20 - 5) * HOUR, -1.0, "M", 0.0) and b.view(0, b.end_t).values[-5] == -1.0
     # minute data: the second value tells the MinInterval
-    m = _Buffer("A", PM25, "min", 60, 2 * 86400, T0)
+    m = HistoryBuffer("A", PM25, "min", 60, 2 * 86400, T0)
     m.put(T0, 1.0, None, 0.0)
     m.put(T0 + 300, 2.0, None, 0.0)
     m.put(T0 + 600, 3.0, None, 0.0)

@@ -292,13 +292,13 @@ def test_stream_skip_of_codes_not_due_changes_nothing(hebei_slice) -> None:
 
 
 def test_buffer_views_carry_the_flags_decoded_as_a_fresh_decode_would() -> None:
-    from tianlan.qc.stream import _Buffer
+    from tianlan.qc.stream_history import HistoryBuffer
 
     rng = np.random.default_rng(9)
     pool = ["N", "D", None, " M ", "T", "N ", "", "P"]
     t0 = 1546272000
     for trial in range(40):
-        b = _Buffer("S", "a34004", "hour", HOUR, 2 * 86400, t0)  # 48 slots kept, 96 capacity: shifts happen
+        b = HistoryBuffer("S", "a34004", "hour", HOUR, 2 * 86400, t0)  # 48 slots kept, 96 capacity: shifts happen
         for _ in range(int(rng.integers(1, 300))):
             t = t0 + HOUR * int(rng.integers(-5, 200 + 2 * trial))
             f = pool[int(rng.integers(0, len(pool)))]
@@ -314,7 +314,7 @@ def test_buffer_views_carry_the_flags_decoded_as_a_fresh_decode_would() -> None:
             assert np.array_equal(got.inverse, fresh.inverse) and got.as_list() == fresh.as_list()
             assert np.array_equal(_common.valid_mask(s), np.isfinite(s.values) & ~fresh.isin(_common.INVALID_FLAGS))
     # a flag that is not a string: the view's flags are decoded by FlagState itself
-    b = _Buffer("S", "a34004", "hour", HOUR, 86400, t0)
+    b = HistoryBuffer("S", "a34004", "hour", HOUR, 86400, t0)
     b.put(t0, 1.0, "N", t0 + 1.0)
     b.put(t0 + HOUR, 2.0, 7, t0 + HOUR + 1.0)  # type: ignore[arg-type]
     s = b.view(t0, t0 + 2 * HOUR)

@@ -4,7 +4,9 @@
 * ``checks/`` and ``fraud/`` — the detector families (catalogue of ``reference/qc_fraud.md`` §F);
 * :mod:`tianlan.qc.config` — YAML configuration with scopes, the built-in default, the config hash;
 * :mod:`tianlan.qc.inputs` — series and contexts from files or the store;
-* :mod:`tianlan.qc.runner` — batch runner; :mod:`tianlan.qc.stream` — streaming QC on ingest;
+* :mod:`tianlan.qc.runner` — batch runner; :mod:`tianlan.qc.stream` — streaming QC on ingest
+  (:mod:`~tianlan.qc.stream_policy`: what streams, how often; :mod:`~tianlan.qc.stream_history`: the
+  in-memory history it checks);
 * :mod:`tianlan.qc.commands` — ``tianlan qc scan`` and ``tianlan qc detectors``.
 
 Only the pure parts are imported here; ``inputs``, ``stream`` and ``commands`` are imported from

@@ -29,264 +29,42 @@ from __future__ import annotations
 import logging
 import threading
 import time
-import zlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import numpy as np
 from sqlalchemy import Engine
 
 from tianlan.ingest.item import ACCEPTED, IngestItem
-from tianlan.model.timeutil import BEIJING_OFFSET_S
-from tianlan.qc.checks._common import attach_flag_state
 from tianlan.qc.config import PlanItem, QcConfig, SiteScope, default_config
 from tianlan.qc.core import Context, DetectorSpec, QcResult, Series
 from tianlan.qc.inputs import AIR_LIMITS, StationMeta, find_neighbours, site_attrs
 from tianlan.qc.runner import run_detector
+from tianlan.qc.stream_history import HistoryBuffer, NeighbourViews, WindowViews, cover, uncovered
+from tianlan.qc.stream_policy import (
+    BATCH_ONLY,
+    BATCH_ONLY_FAMILIES,
+    CHECK_EVERY_S,
+    DAILY,
+    DAILY_EVERY_S,
+    DEFAULT_HISTORY_S,
+    FORENSIC_EVERY_S,
+    KIND_STEP,
+    LATE_S,
+    MAX_HISTORY_S,
+    SLOW,
+    SLOW_EVERY_S,
+    history_needed,
+    month_window_start,
+    phase,
+    streams_by_default,
+)
+
+__all__ = ["BATCH_ONLY", "BATCH_ONLY_FAMILIES", "CHECK_EVERY_S", "DAILY", "DAILY_EVERY_S", "DEFAULT_HISTORY_S",
+           "FORENSIC_EVERY_S", "KIND_STEP", "LATE_S", "MAX_HISTORY_S", "SLOW", "SLOW_EVERY_S", "StreamStats",
+           "StreamingQc", "history_needed", "month_window_start", "phase", "streams_by_default"]
 
 log = logging.getLogger(__name__)
-
-#: Period kinds checked in streaming, with their nominal step (minute data: refined from the data).
-KIND_STEP: dict[str, int] = {"hour": 3600, "min": 60}
-#: Default history kept per kind, seconds.
-DEFAULT_HISTORY_S: dict[str, int] = {"hour": 8 * 86400, "min": 2 * 86400}
-#: Longest history a detector's parameters may ask for, per kind.
-MAX_HISTORY_S: dict[str, int] = {"hour": 62 * 86400, "min": 7 * 86400}
-#: Detectors that need months or years of a station's own record (climatology, seasonal bands,
-#: change points, mark statistics, rolling 30-day regressions): batch scans only.
-BATCH_ONLY: frozenset[str] = frozenset({"RNG-02", "TMP-04", "TMP-07", "XV-02", "SPA-03", "SPA-04", "MARK-02", "MARK-04",
-                                        "CEMS-03", "CEMS-05", "CEMS-06", "CEMS-07"})
-BATCH_ONLY_FAMILIES: frozenset[str] = frozenset({"for"})
-#: How often a detector re-runs on a station, in seconds of *data* time, per kind: hour data every
-#: 3 hours, minute data once per hour (when the station's data reach a new hour). A detector call
-#: costs ~50–150 µs whatever the window (NumPy and Python overhead, measured on the Hebei network),
-#: and a station-hour of six pollutants is ~140 calls: re-running every detector at every new value
-#: cost 5.7 ms per hour frame. Each run sees the whole window, so nothing is missed; a finding is
-#: reported at most this much data time later. Runs are staggered by station (:func:`phase`), so a
-#: network's checks spread evenly over the hours instead of all falling on the same one.
-CHECK_EVERY_S: dict[str, int] = {"hour": 3 * 3600, "min": 3600}
-#: Window analyses that cost the most per call (measured: ~0.3–3 ms per call on the Hebei network)
-#: and whose findings span hours to days: every 12 hours of hour data, every 6 hours of minute
-#: data. Batch scans are unaffected.
-SLOW: frozenset[str] = frozenset({"SPA-01", "XV-03", "XV-04", "TMP-05", "TMP-06", "CMP-01", "CMP-02", "CMP-04",
-                                  "META-02", "MARK-01", "MARK-03", "CEMS-02", "CEMS-04", "WAT-03", "WAT-04"})
-SLOW_EVERY_S: dict[str, int] = {"hour": 12 * 3600, "min": 6 * 3600}
-#: Of those, the analyses over weeks of the station and its neighbours (SPA-01: 45 days of the
-#: neighbours' data; XV-03: 30 days; XV-04: every pair of the station's parameters; TMP-06: 7-day
-#: runs), half of the streaming time at 12 h (measured, 46 days of history): once a day of data.
-DAILY: frozenset[str] = frozenset({"SPA-01", "XV-03", "XV-04", "TMP-06"})
-DAILY_EVERY_S: dict[str, int] = {"hour": 24 * 3600, "min": 12 * 3600}
-#: A finding that ends more than this (data time, per kind) before the data end of the run that found
-#: it, less the detector's cadence, is not reported — unless data that old arrived since (a backfill,
-#: a catch-up, a worker that took many hours at once). Such a finding concerns data the detector had
-#: already seen and passed: it surfaces only because the window slid (statistics over a window move
-#: with it — robust scales, neighbour residuals, data resolution), and it is what a batch scan of
-#: the whole record mostly does not find (measured on the Hebei network, benchmarks/detection_streaming.py:
-#: such late findings were most of the streaming path's extra false alarms). A condition still going
-#: on, an episode recognised when it ends, a growing flat line all end near the data end and are kept.
-LATE_S: dict[str, int] = {"hour": 48 * 3600, "min": 12 * 3600}
-#: Opt-in (``forensic_every_s``): the forensic family (FOR-xx, tests of a station's calendar months)
-#: on hour data every 7 days of data, over the previous and the current Beijing calendar month (so a
-#: month is seen whole at the first run after it ends). Off by default: batch scans run them.
-FORENSIC_EVERY_S: dict[str, int] = {"hour": 7 * 86400}
-
-
-def streams_by_default(spec: DetectorSpec) -> bool:
-    """Whether streaming QC runs ``spec`` under its defaults; the others (:data:`BATCH_ONLY`, the
-    forensic family, tests over a whole window) run in batch scans — ``tianlan qc scan`` and the
-    platform's scheduled scan (:mod:`tianlan.qc.scheduled`)."""
-    return not (spec.id in BATCH_ONLY or spec.history_s == 0
-                or (spec.family in BATCH_ONLY_FAMILIES and not spec.history_s))
-
-
-def month_window_start(end: int) -> int:
-    """Start (UTC s) of the Beijing calendar month before the one that holds the period ending at ``end``."""
-    m = np.datetime64(int(end) - 1 + BEIJING_OFFSET_S, "s").astype("datetime64[M]") - 1
-    return int(m.astype("datetime64[s]").astype(np.int64)) - BEIJING_OFFSET_S
-
-
-def phase(station: str, every_s: int, step_s: int) -> int:
-    """A station's fixed offset in [0, every_s), a multiple of ``step_s``, that staggers its runs."""
-    slots = max(1, every_s // max(step_s, 1))
-    return (zlib.crc32(station.encode("utf-8")) % slots) * step_s
-
-
-def history_needed(spec: DetectorSpec, params: Mapping[str, Any], kind: str) -> int:
-    """Seconds of history ``spec`` needs on ``kind`` data: its ``history_s``, else the default raised
-    to cover any ``*_days``/``*_hours``/``*_h`` parameter plus one day (bounded by :data:`MAX_HISTORY_S`)."""
-    if spec.history_s:
-        return min(int(spec.history_s), MAX_HISTORY_S[kind])
-    need = DEFAULT_HISTORY_S[kind]
-    for k, v in params.items():
-        if isinstance(v, bool) or not isinstance(v, int | float):
-            continue
-        if k.endswith("_days"):
-            need = max(need, int(v * 86400) + 86400)
-        elif k.endswith(("_hours", "_h")):
-            need = max(need, int(v * 3600) + 86400)
-    return min(need, MAX_HISTORY_S[kind])
-
-
-class _Buffer:
-    """One series (station, parameter, kind) on a regular grid, in place: values NaN where absent.
-
-    Slots ``[0, n)`` are in use, slot ``i`` is the period starting ``t0 + i·step``; when a value lands
-    beyond the capacity (twice the history) the oldest slots are dropped, so appends are amortised
-    O(1). Values older than the buffer's start are ignored (too late for streaming; batch scans see
-    them).
-    """
-
-    __slots__ = ("station", "parameter", "kind", "step", "hist", "cap", "t0", "n", "first_t", "times", "values",
-                 "flags", "received", "has_flags", "unit", "count", "version", "history_s", "fcode", "fdistinct",
-                 "_fidx")
-
-    def __init__(self, station: str, parameter: str, kind: str, step: int, history_s: int, t_first: int,
-                 unit: str = "") -> None:
-        self.station, self.parameter, self.kind, self.unit = station, parameter, kind, unit
-        self._reset(step, history_s, t_first)
-
-    def _reset(self, step: int, history_s: int, t_first: int) -> None:
-        self.history_s = history_s
-        self.step = max(1, int(step))
-        self.hist = max(2, history_s // self.step)
-        self.cap = 2 * self.hist
-        # start half a history before the first value, so that late values still find a slot
-        self.t0 = (t_first // self.step) * self.step - (self.hist // 2) * self.step
-        self.n = 0
-        self.first_t = t_first
-        self.times = self.t0 + self.step * np.arange(self.cap, dtype=np.int64)
-        self.values = np.full(self.cap, np.nan)
-        self.flags = np.full(self.cap, None, dtype=object)
-        # the flags coded as they arrive (index in fdistinct; 0 = none), so a window's checks need
-        # not decode them again (checks._common.FlagState); None once a flag is not a string
-        self.fcode: np.ndarray | None = np.zeros(self.cap, dtype=np.int64)
-        self.fdistinct: list[Any] = [None]
-        self._fidx: dict[Any, int] = {None: 0}
-        self.received = np.full(self.cap, np.nan)
-        self.has_flags = False
-        self.count = 0
-        self.version = 0
-
-    def put(self, t: int, value: float | None, flag: str | None, received: float) -> bool:
-        """Store a value; False when it is older than the buffer."""
-        if self.count == 1 and self.kind == "min" and t != self.first_t:
-            # the second minute value tells the device's MinInterval (HJ 212: 1, 5, 10, 15, 30 min …)
-            d = abs(t - self.first_t)
-            if 60 <= d <= 3600 and d % 60 == 0 and d != self.step:
-                t1 = self.first_t
-                i = (t1 - self.t0) // self.step
-                v0, f0, r0 = float(self.values[i]), self.flags[i], float(self.received[i])
-                self._reset(d, self.history_s, t1)
-                self._put(t1, v0, f0, r0)
-        return self._put(t, value, flag, received)
-
-    def _put(self, t: int, value: float | None, flag: str | None, received: float) -> bool:
-        i = (t - self.t0) // self.step
-        if i < 0:
-            return False
-        if i >= self.cap:
-            drop = i - self.hist + 1
-            keep = max(0, self.n - drop)
-            if keep:
-                self.values[:keep] = self.values[drop:drop + keep]
-                self.flags[:keep] = self.flags[drop:drop + keep]
-                if self.fcode is not None:
-                    self.fcode[:keep] = self.fcode[drop:drop + keep]
-                self.received[:keep] = self.received[drop:drop + keep]
-            self.values[keep:] = np.nan
-            self.flags[keep:] = None
-            if self.fcode is not None:
-                self.fcode[keep:] = 0
-            self.received[keep:] = np.nan
-            self.t0 += drop * self.step
-            self.times += drop * self.step
-            self.n = keep
-            i -= drop
-        self.values[i] = np.nan if value is None else value
-        if flag is not None:
-            self.flags[i] = flag
-            self.has_flags = True
-            if self.fcode is not None:
-                if isinstance(flag, str):
-                    c = self._fidx.get(flag)
-                    if c is None:
-                        c = self._fidx[flag] = len(self.fdistinct)
-                        self.fdistinct.append(flag)
-                    self.fcode[i] = c
-                else:  # equal flags of other types may print differently: let FlagState decode them
-                    self.fcode = None
-        self.received[i] = received
-        if i >= self.n:
-            self.n = i + 1
-        self.first_t = min(self.first_t, t)
-        self.count += 1
-        self.version += 1
-        return True
-
-    @property
-    def end_t(self) -> int:
-        """End of the last slot in use (exclusive), UTC s."""
-        return self.t0 + self.n * self.step
-
-    def view(self, a: int, b: int) -> Series:
-        """The slots whose period starts in [max(a, first value), b), as a Series sharing memory."""
-        a = max(a, self.first_t)
-        ia = max(0, -(-(a - self.t0) // self.step))
-        ib = min(self.n, max(ia, -(-(b - self.t0) // self.step)))
-        s = Series(self.station, self.parameter, self.times[ia:ib], self.values[ia:ib],
-                   self.flags[ia:ib] if self.has_flags else None, self.received[ia:ib], self.unit, self.step)
-        if self.has_flags and self.fcode is not None:
-            attach_flag_state(s, self.fdistinct, self.fcode[ia:ib])
-        return s
-
-
-class _Views(Mapping[str, Series]):
-    """A station's series over one window, made on first access (most detectors use one or two)."""
-
-    __slots__ = ("_bufs", "_a", "_b", "_made")
-
-    def __init__(self, bufs: Mapping[str, _Buffer], a: int, b: int) -> None:
-        self._bufs, self._a, self._b = bufs, a, b
-        self._made: dict[str, Series] = {}
-
-    def __getitem__(self, code: str) -> Series:
-        s = self._made.get(code)
-        if s is None:
-            s = self._made[code] = self._bufs[code].view(self._a, self._b)
-        return s
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._bufs)
-
-    def __len__(self) -> int:
-        return len(self._bufs)
-
-    def __contains__(self, code: object) -> bool:
-        return code in self._bufs
-
-
-class _NeighbourViews(Mapping[str, Mapping[str, Series]]):
-    __slots__ = ("_stations", "_a", "_b", "_made")
-
-    def __init__(self, stations: Mapping[str, Mapping[str, _Buffer]], a: int, b: int) -> None:
-        self._stations, self._a, self._b = stations, a, b
-        self._made: dict[str, _Views] = {}
-
-    def __getitem__(self, station: str) -> Mapping[str, Series]:
-        v = self._made.get(station)
-        if v is None:
-            v = self._made[station] = _Views(self._stations[station], self._a, self._b)
-        return v
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._stations)
-
-    def __len__(self) -> int:
-        return len(self._stations)
-
-    def __contains__(self, station: object) -> bool:
-        return station in self._stations
 
 
 @dataclass
@@ -313,35 +91,6 @@ class StreamStats:
                 "seconds": round(self.seconds, 6), "ms_per_frame": round(self.ms_per_frame, 4),
                 "ms_per_frame_by_detector": {k: round(1000.0 * v / max(self.frames, 1), 4) for k, v in
                                              sorted(self.detector_seconds.items(), key=lambda kv: -kv[1])}}
-
-
-def _subtract(covered: list[tuple[int, int]], a: int, b: int) -> list[tuple[int, int]]:
-    """Parts of [a, b) not in the sorted, disjoint ``covered`` intervals."""
-    out = []
-    cur = a
-    for s, e in covered:
-        if e <= cur:
-            continue
-        if s >= b:
-            break
-        if s > cur:
-            out.append((cur, s))
-        cur = max(cur, e)
-        if cur >= b:
-            break
-    if cur < b:
-        out.append((cur, b))
-    return out
-
-
-def _add(covered: list[tuple[int, int]], a: int, b: int) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for s, e in sorted([*covered, (a, b)]):
-        if merged and s <= merged[-1][1]:
-            merged[-1] = (merged[-1][0], max(merged[-1][1], e))
-        else:
-            merged.append((s, e))
-    return merged
 
 
 class StreamingQc:
@@ -389,7 +138,7 @@ class StreamingQc:
         self._unflushed: dict[tuple[str, str], set[str]] = {}  # codes with data since the last flush
         self.stats = StreamStats()
         self._lock = threading.Lock()
-        self._buffers: dict[tuple[str, str], dict[str, _Buffer]] = {}  # (station, kind) → code → buffer
+        self._buffers: dict[tuple[str, str], dict[str, HistoryBuffer]] = {}  # (station, kind) → code → buffer
         self._primed: set[tuple[str, str]] = set()
         self._reported: dict[tuple[str, str], dict[tuple[str, str, int, str], list[tuple[int, int]]]] = {}
         self._history: dict[str, int] = {}
@@ -460,14 +209,14 @@ class StreamingQc:
 
     # -- history -----------------------------------------------------------------------------------
 
-    def _buffer(self, station: str, code: str, kind: str, t: int) -> _Buffer:
+    def _buffer(self, station: str, code: str, kind: str, t: int) -> HistoryBuffer:
         per = self._buffers.setdefault((station, kind), {})
         b = per.get(code)
         if b is None:
             from tianlan.model.parameters import unit_for
 
             meta = self._meta.get(station)
-            b = per[code] = _Buffer(station, code, kind, KIND_STEP[kind], self._history[kind], t,
+            b = per[code] = HistoryBuffer(station, code, kind, KIND_STEP[kind], self._history[kind], t,
                                     unit_for(code, meta.kind if meta else "air"))
         return b
 
@@ -498,7 +247,7 @@ class StreamingQc:
         rep = self._reported.setdefault(key, {})
         for r in done:
             k = (r.detector, r.parameter, int(r.status), r.reason)
-            rep[k] = _add(rep.get(k, []), r.start_utc, r.end_utc)
+            rep[k] = cover(rep.get(k, []), r.start_utc, r.end_utc)
 
     # -- checking ----------------------------------------------------------------------------------
 
@@ -549,7 +298,7 @@ class StreamingQc:
         attrs = meta.context_attrs()
         attrs["now_utc"] = now
         attrs["streaming"] = True
-        return Context(station, series=_Views(bufs, a, b), neighbours=_NeighbourViews(nbufs, a, b), distances_km=near,
+        return Context(station, series=WindowViews(bufs, a, b), neighbours=NeighbourViews(nbufs, a, b), distances_km=near,
                        limits=limits, attrs=attrs, cache={} if cache is None else cache)
 
     def recheck_s(self) -> int:
@@ -622,14 +371,14 @@ class StreamingQc:
                         continue
                     k = (r.detector, r.parameter, int(r.status), r.reason)
                     cov = rep.get(k, [])
-                    parts = _subtract(cov, r.start_utc, r.end_utc)
+                    parts = uncovered(cov, r.start_utc, r.end_utc)
                     if not parts:
                         continue
                     for s, e in parts:
                         out.append(r if (s, e) == (r.start_utc, r.end_utc) else
                                    replace(r, start_utc=s, end_utc=e,
                                            evidence={**r.evidence, "finding_utc": [r.start_utc, r.end_utc]}))
-                        cov = _add(cov, s, e)
+                        cov = cover(cov, s, e)
                     rep[k] = cov
             if not force and nxt is not None:
                 self._due[dkey] = nxt
