@@ -593,6 +593,12 @@ def binned_robust_z(x: np.ndarray, level: np.ndarray, *, bins: int = 4, min_coun
     Log residuals are noisier at low concentrations than in a regional haze, so one scale for all
     hours would under-alarm at high levels and over-alarm at low ones. Bins with fewer than
     ``min_count`` finite values use the pooled centre and scale.
+
+    The bin edges are quantiles of ``level`` over every hour it is known, whether ``x`` is or
+    not: ``level`` is meant to be defined independently of the checked station (XV-03 passes its
+    neighbours' median), so the edges must not move when the station's own values go missing — a
+    station that withholds its haze hours (selective missingness) would otherwise shift every bin
+    edge down and with it the z of hours months away.
     """
     z = np.full(x.shape, np.nan)
     sc = np.full(x.shape, np.nan)
@@ -606,8 +612,9 @@ def binned_robust_z(x: np.ndarray, level: np.ndarray, *, bins: int = 4, min_coun
 
     pooled = centre_scale(x[ok])
     lv = np.where(np.isfinite(level), level, np.nan)
-    fin = np.isfinite(lv) & ok
-    edges = np.quantile(lv[fin], np.linspace(0, 1, bins + 1)[1:-1]) if fin.sum() >= bins * min_count else np.array([])
+    known = np.isfinite(lv)
+    fin = known & ok
+    edges = np.quantile(lv[known], np.linspace(0, 1, bins + 1)[1:-1]) if fin.sum() >= bins * min_count else np.array([])
     b = np.digitize(np.nan_to_num(lv, nan=-np.inf), edges) if edges.size else np.zeros(x.shape, dtype=int)
     for k in range(int(edges.size) + 1):
         sel = b == k

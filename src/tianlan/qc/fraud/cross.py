@@ -15,6 +15,7 @@ import numpy as np
 
 from tianlan.qc.core import Context, Finding, Param, Series, Status, detector
 from tianlan.qc.fraud.copy_side import copy_side
+from tianlan.qc.fraud.local_fall import abrupt_onset, onset_drops, own_log_pm
 from tianlan.qc.fraud.spatial import (
     aligned,
     binned_robust_z,
@@ -274,6 +275,9 @@ def _residual_shifts(series: Series, partner: Series, ctx: Context, s: int, e: i
         "guard_hours": Param(6, "h", "… and against the flanks beyond this guard (long sprays), the higher of the two"),
         "require_both_pm": Param(True, "", "PM2.5 and PM10 must both drop where both are measured"),
         "min_level": Param(0.0, "unit of the value", "ignore hours when the neighbours' PM is below this"),
+        "abrupt_ln": Param(0.3, "ln units", "every finding: at one of its hours the station's own log PM lies this far"
+                           " below its highest of the onset_hours before (an inlet acts at once; §D.2(d) rule E); 0: off"),
+        "onset_hours": Param(4.0, "h", "look-back of the abrupt-onset test"),
         "rh_jump": Param(15.0, "% RH", "a rise of station RH against its neighbours (or its own flanks) by this corroborates"),
         "max_km": Param(30.0, "km", "neighbour radius"),
         "min_neighbours": Param(1, "stations", "neighbours with a value needed at an hour (the scale adapts to how"
@@ -288,7 +292,7 @@ def mist_signature(series: Series, ctx: Context, *, z_threshold: float, sustaine
                    combined_z: float, shallow_z: float, combined_drop_ln: float, ratio_tolerance: float,
                    gas_z_min: float, gas_relative: float, gases: Sequence[str], flank_hours: int, guard_hours: int,
                    require_both_pm: bool, min_level: float, rh_jump: float, max_km: float, min_neighbours: int,
-                   primary: str) -> list[Finding]:
+                   primary: str, abrupt_ln: float = 0.3, onset_hours: float = 4.0) -> list[Finding]:
     """Hours when PM drops against the neighbours while the gases do not (catalogue XV-03).
 
     For each channel the neighbour residual ``r = ln(x+c) − median ln(y_k+c)`` is compared with
@@ -319,6 +323,13 @@ def mist_signature(series: Series, ctx: Context, *, z_threshold: float, sustaine
     and 150 injected sprays (seeds 2019, 7, 31 × 50), XV-03's level-2 results: 103 clean and 137
     sprays found before, 97 and 143 with both rules (tolerance 1.5: 87 and 137; 2.5: 107 and 145;
     a tolerance relative to the drop instead, 0.3 × the drop of PM2.5 less PM10's: 90 and 139).
+
+    Every finding must also have an **abrupt onset** (:mod:`tianlan.qc.fraud.local_fall`; §D.2(d)
+    rule E): at one of its hours the station's own log PM (mean of PM2.5 and PM10) lies at least
+    ``abrupt_ln`` below its highest value of the ``onset_hours`` before — an inlet acts at once,
+    while a residual that fell because the neighbours rose around a station that drifted or held
+    (a plume or front reaching them first) has no such step. A run whose hours all follow missing
+    data is not vetoed. Measured numbers: docs/qc.md, "XV-03/SPA-01 background (clean alarms)".
     """
     pm_codes = (PM25, PM10)
     if series.parameter not in pm_codes:
@@ -346,7 +357,7 @@ def mist_signature(series: Series, ctx: Context, *, z_threshold: float, sustaine
             ref = np.fmax(ref, flank_median(res["r"], flank, guard=guard))
         step = res["r"] - ref
         res["z"], res["zscale"] = binned_robust_z(step, level)
-        res["step"], res["level"] = step, level
+        res["step"], res["level"], res["values"] = step, level, s.values
         return res
 
     own = channel(series)
@@ -399,6 +410,10 @@ def mist_signature(series: Series, ctx: Context, *, z_threshold: float, sustaine
         with np.errstate(invalid="ignore"):
             mask &= own["level"] >= min_level
     rh = _rh_step(series, ctx, flank, max_km)
+    pm_used = {c: used[c] for c in pm_codes if c in used}
+    onset = onset_drops(own_log_pm(pm_used), steps(onset_hours, series.step_s))
+    with np.errstate(invalid="ignore"):
+        low = pm_z < -shallow_z  # the hours of a drop (also those not deep enough to flag)
     out = []
     cache: dict[str, Any] = {}
     for s, e in runs(mask, 1, steps(1, series.step_s), ~np.isfinite(own["z"])):
@@ -407,6 +422,9 @@ def mist_signature(series: Series, ctx: Context, *, z_threshold: float, sustaine
         skew, rscale = _ratio_shift(used, s, e, mask, flank, cache)
         if ratio_tolerance > 0 and np.isfinite(skew) and abs(skew) > ratio_tolerance * rscale:
             continue  # the PM2.5/PM10 ratio moved: not an inlet that takes both alike
+        abrupt, deepest = abrupt_onset(onset, low, s, e, abrupt_ln)
+        if abrupt_ln > 0 and not abrupt:
+            continue  # no abrupt fall of the station's own PM: the neighbours rose, or it drifted down
         depth = float(-np.median(zs))
         effect = max(depth / z_threshold, depth / sustained_z if zs.size >= n_held else 0.0)
         zc = min((c for a, b, c in combined if a < e and b > s), default=0.0)
@@ -434,11 +452,13 @@ def mist_signature(series: Series, ctx: Context, *, z_threshold: float, sustaine
             "pm_drop_ln": None if not np.isfinite(drop) else round(drop, 3),
             "pm_ratio_shift_ln": None if not np.isfinite(skew) else round(skew, 3),
             "pm_ratio_scale_ln": None if not np.isfinite(rscale) else round(rscale, 3),
+            "onset_drop_ln": None if not np.isfinite(deepest) else round(deepest, 3),
             "thresholds": {"z_threshold": z_threshold, "sustained_z": sustained_z, "sustained_hours": sustained_hours,
                            "combined_z": combined_z, "shallow_z": shallow_z, "combined_drop_ln": combined_drop_ln,
                            "ratio_tolerance": ratio_tolerance,
                            "gas_z_min": gas_z_min, "gas_relative": gas_relative, "flank_hours": flank_hours,
-                           "rh_jump": rh_jump, "min_level": min_level, "gases": list(gases)},
+                           "rh_jump": rh_jump, "min_level": min_level, "gases": list(gases),
+                           "abrupt_ln": abrupt_ln, "onset_hours": onset_hours},
         }))
     return out
 

@@ -28,6 +28,10 @@ from tianlan.qc.checks._common import (  # noqa: F401 - re-exported for cems, wa
     windows,
 )
 from tianlan.qc.core import Context, Finding, Param, Series, Status, detector
+from tianlan.qc.fraud.pairs import PAIR_WEIGHT, sole_neighbour
+
+#: Evidence weight of a SPA-01 finding above the neighbours (not the direction falsification takes).
+UPWARD_WEIGHT = 0.5
 
 #: The grid position helper under its former name (tianlan.qc.fraud.cems imports it from here).
 grid_index = grid_positions
@@ -315,6 +319,11 @@ def neighbour_z(series: Series, ctx: Context, *, max_km: float, max_neighbours: 
         "offsets": Param(None, "unit of the value", "per-parameter log offsets c; None = LOG_OFFSETS"),
         "titration": Param(True, "", "an O3 episode below the neighbours is dropped when at least half of the O3 lost"
                            " reappears as NO2 (NO from local traffic titrates O3 into NO2: chemistry, not the analyser)"),
+        "pair_weight": Param(PAIR_WEIGHT, "", "score factor of an episode that rests on one neighbour (a pair: both"
+                             " stations see the same disagreement mirrored; either may be the one); 1: off"),
+        "upward_weight": Param(UPWARD_WEIGHT, "", "score factor of an episode above the neighbours: falsification lowers"
+                               " an ambient reading, so a station above its neighbours for hours is a local source or a"
+                               " fault — a notice by the default policy, not a warning; 1: off"),
     },
     systems=("air",),
     history_s=45 * 86400,
@@ -323,7 +332,8 @@ def neighbour_consistency(series: Series, ctx: Context, *, max_km: float, max_ne
                           window_days: float, z_threshold: float, min_hours: float, max_gap_hours: float,
                           min_scale: float, min_log_ratio: float, shift_days: int, shift_ref_days: int,
                           shift_min_ln: float | Mapping[str, float], shift_z: float,
-                          offsets: Mapping[str, float] | None, titration: bool) -> list[Finding]:
+                          offsets: Mapping[str, float] | None, titration: bool,
+                          pair_weight: float = PAIR_WEIGHT, upward_weight: float = UPWARD_WEIGHT) -> list[Finding]:
     """Episodes and persistent shifts of the station against the median of its neighbours (SPA-01).
 
     Residual ``r = ln(x+c) − median ln(y_k+c)`` over neighbours within ``max_km`` (at least
@@ -337,6 +347,21 @@ def neighbour_consistency(series: Series, ctx: Context, *, max_km: float, max_ne
       the station lost against its expected level (neighbours' median × its usual offset) is
       there as surplus NO2: local NO turns O3 into NO2 at night and next to roads — chemistry,
       not the analyser (on clean Hebei 2019 a third of SPA-01's level-2 O3 episodes).
+
+    An episode that rests on **one neighbour** (at most one reports at half its hours or more: a
+    two-station city, or a third station without the parameter) is a pair's disagreement, raised
+    mirrored at both stations; its score is multiplied by ``pair_weight`` (:mod:`tianlan.qc.fraud.pairs`),
+    and its evidence says ``"pair_with"``. Level shifts keep their score: a persistent scaling at
+    a two-station city is found by SPA-01's shift test alone (measured: 2 of 50 injected scalings).
+
+    **Episodes above** the neighbours have their score multiplied by ``upward_weight``: every
+    falsification of an ambient station lowers its reading (spraying, covering, a lowered slope,
+    clipping, relocation to cleaner air: qc_fraud.md §A.1, §A.7), so a station above its
+    neighbours for some hours is a local source (a boiler, a road, a building site) or an analyser
+    fault — worth listing as a data-quality notice, not a fraud warning. Upward level shifts keep
+    their weight: the end of a lowered period is one, and where the lowering began before the data
+    or within the reference days it is the only trace of it (measured: weighting them too cost 3
+    of 50 injected scalings).
     * **level shift** — the median daily residual of the last ``shift_days`` moved by at least
       ``shift_min_ln`` and ``shift_z`` robust scales from the ``shift_ref_days`` before (a changed
       slope or span — persistent scaling — or an unapproved relocation). Score: 0.8 when the shift
@@ -374,9 +399,10 @@ def neighbour_consistency(series: Series, ctx: Context, *, max_km: float, max_ne
             ev.update({"kind": "episode", "departure_ln": round(dev, 4), "departure_factor": round(float(np.exp(dev)), 3)})
             if share is not None:
                 ev["no2_surplus_share_of_o3_shortfall"] = round(share, 3)
+            weight = _pair_weight(res, s, e, mask, pair_weight, ev) * (upward_weight if sign > 0 else 1.0)
             out.append(Finding(s, e, Status.SUSPECT,
                                "SPA-01 station below its neighbours" if sign < 0 else "SPA-01 station above its neighbours",
-                               score01(float(np.median(np.abs(zz))), z_threshold), ev))
+                               round(weight * score01(float(np.median(np.abs(zz))), z_threshold), 4), ev))
     min_shift = per_parameter(shift_min_ln, series.parameter)
     if shift_z > 0 and shift_days > 0 and min_shift is not None:
         dm, day = daily_medians(series.times, r, series.step_s)
@@ -401,6 +427,18 @@ def neighbour_consistency(series: Series, ctx: Context, *, max_km: float, max_ne
 
 
 O3_CODE, NO2_CODE = "a05024", "a21004"
+
+
+def _pair_weight(res: Mapping[str, Any], s: int, e: int, mask: np.ndarray, weight: float, ev: dict[str, Any]) -> float:
+    """``weight`` when the finding over the ``mask`` hours of [s, e) rests on one neighbour (noted in
+    ``ev`` as ``pair_with``), else 1."""
+    if weight >= 1:
+        return 1.0
+    j = sole_neighbour(res["count"], res["matrix"], s, e, mask)
+    if j is None:
+        return 1.0
+    ev["pair_with"] = res["ids"][j]
+    return float(weight)
 
 
 def _titration_share(series: Series, ctx: Context, res: Mapping[str, Any], s: int, e: int, mask: np.ndarray,
