@@ -158,8 +158,12 @@ def test_wat04_scaled_parameter_against_the_river(rivers: tuple[pl.DataFrame, pl
     hit = [f for f in found if t[f.start] < truth.end_utc and t[f.end - 1] + HOUR > truth.start_utc]
     assert hit and hit[0].score >= 0.8
     refs = hit[0].evidence["references"]
-    assert {r["station"] for r in refs} == {"W202", "W204"} and {r["direction"] for r in refs} == {"upstream", "downstream"}
-    assert all(r["lag_h"] == 6 for r in refs)
+    adjacent = [r for r in refs if not r["witness"]]
+    assert {r["station"] for r in adjacent} == {"W202", "W204"}
+    assert {r["direction"] for r in adjacent} == {"upstream", "downstream"}
+    assert all(r["lag_h"] == 6 for r in adjacent)
+    # between two neighbours, the station beyond one of them witnesses too (W201, two reaches up)
+    assert [(r["station"], r["direction"], r["lag_h"]) for r in refs if r["witness"]] == [("W201", "upstream", 12)]
     assert not hit[0].evidence["single_reference"]
     # the upstream neighbour, with a clean reference of its own above, is not blamed
     near = [f for f in run("WAT-04", ctxs["W202"].series["w21003"], ctxs["W202"])
@@ -191,7 +195,16 @@ def test_wat04_needs_the_network_and_uses_given_travel_time(rivers: tuple[pl.Dat
     given = Context("W203", series=c2.series, neighbours=c2.neighbours, distances_km=c2.distances_km,
                     attrs={**c2.attrs, "travel_hours": {"W202": 6, "W204": 6}})
     found = run("WAT-04", c2.series["w21003"], given)
-    assert found and all(r["lag_source"] == "attrs.travel_hours" for r in found[0].evidence["references"])
+    assert found and all(r["lag_source"] == "attrs.travel_hours" for r in found[0].evidence["references"]
+                         if not r["witness"])
+    # the witness beyond a neighbour (W201): the mapping does not name it, its travel time is estimated
+    assert [r["lag_source"] for r in found[0].evidence["references"] if r["witness"]] == ["estimated"]
+    # a mapping that names it gives its travel time; the side (upstream) still comes from the data
+    named = Context("W203", series=c2.series, neighbours=c2.neighbours, distances_km=c2.distances_km,
+                    attrs={**c2.attrs, "travel_hours": {"W202": 6, "W204": 6, "W201": 12}})
+    refs = run("WAT-04", c2.series["w21003"], named)[0].evidence["references"]
+    assert [(r["station"], r["direction"], r["lag_h"], r["lag_source"]) for r in refs if r["witness"]] == [
+        ("W201", "upstream", 12, "attrs.travel_hours")]
 
 
 def test_wat04_end_station_diluted_is_found_with_its_witness(rivers: tuple[pl.DataFrame, pl.DataFrame]) -> None:

@@ -32,6 +32,9 @@ from tianlan.qc.fraud.spatial import (
     steps,
     trailing_median,
 )
+from tianlan.qc.fraud.water_level import own_level_moved
+from tianlan.qc.fraud.water_steps import river_steps
+from tianlan.qc.fraud.water_witness import middle_witness
 
 COD, CODMN, NH3N, TP, TN = "w01018", "w01019", "w21003", "w21011", "w21001"
 COND, TURB, TEMP, DO, PH = "w01014", "w01003", "w01010", "w01009", "w01001"
@@ -344,8 +347,21 @@ def _temperature(series: Series, ctx: Context, temp: np.ndarray | None, up: list
         "shift_min": Param({TEMP: 1.0, PH: 0.3, "*": 0.12}, "ln units; °C, pH units",
                            "… moved by at least this (0.12 ≈ ×0.89) …"),
         "shift_z": Param(5.0, "robust scales", "… and this many robust day-to-day scales, against every neighbour; 0: off"),
-        "witness_share": Param(0.5, "share", "a station with one adjacent neighbour must also depart from the next "
-                               "station beyond it by this share of the thresholds (which side moved); 0: no witness"),
+        "witness_share": Param(0.5, "share", "the station must also depart from the next station beyond an adjacent "
+                               "one (river ends; between two neighbours, the nearest other station) by this share "
+                               "of the thresholds (which side moved); 0: no witness"),
+        "own_share": Param(0.5, "share", "an episode or level shift needs the station's own level to have moved the "
+                           "same way by this share of its departure (shift) from the adjacent station (both "
+                           "neighbours moving leave it level); 0: off"),
+        "step_hours": Param(24.0, "h", "step test: the station's level over this many hours after an hour against "
+                            "before it …; 0: off"),
+        "step_min": Param(0.2, "ln units", "… its residual against every reference stepped by at least this "
+                          "(concentrations; not temperature or pH, which weather moves in steps) …"),
+        "step_spread": Param(0.4, "share", "… the residual steps against the references agree within this share "
+                             "of their median …"),
+        "step_own": Param(0.25, "share", "… and the station's own level stepped the same way by this share of it "
+                          "(one reference: 1 − step_spread) …"),
+        "step_z": Param(5.0, "standard errors", "… and this many standard errors of the residual's step"),
     },
     systems=("water",),
     history_s=21 * 86400,
@@ -353,7 +369,9 @@ def _temperature(series: Series, ctx: Context, temp: np.ndarray | None, up: list
 def river_coherence(series: Series, ctx: Context, *, z_threshold: float, min_departure: float | Mapping[str, float],
                     stable_z: float, window_days: float, guard_hours: float, min_scale: float, min_hours: float,
                     max_lag_hours: float, shift_days: int, shift_ref_days: int, shift_min: float | Mapping[str, float],
-                    shift_z: float, witness_share: float = 0.5) -> list[Finding]:
+                    shift_z: float, witness_share: float = 0.5, own_share: float = 0.5, step_hours: float = 24.0,
+                    step_min: float | Mapping[str, float] = 0.2, step_spread: float = 0.4, step_own: float = 0.25,
+                    step_z: float = 5.0) -> list[Finding]:
     """Hours when the station departs from its upstream and downstream stations (catalogue WAT-04).
 
     For each adjacent station in ``attrs["upstream"]``/``["downstream"]`` that measures the
@@ -372,17 +390,29 @@ def river_coherence(series: Series, ctx: Context, *, z_threshold: float, min_dep
     ``ctx.distances_km``, travel time estimated unless ``attrs["travel_hours"]`` maps it) is then a
     **witness**: the station must depart from it too — by ``witness_share`` of the thresholds and
     of its departure (or shift) from the adjacent one — so a diluted, scaled or replaced neighbour
-    is not blamed on the end station (it departs from the neighbour only). References carry
-    ``witness``; without a witness the evidence says ``single_reference``.
+    is not blamed on the end station (it departs from the neighbour only). A station between two
+    neighbours gets one too, the nearest other station of the river
+    (:func:`~tianlan.qc.fraud.water_witness.middle_witness`): when both neighbours moved in the
+    same days, it departs from both but not from the station beyond them. References carry
+    ``witness``; without a witness the evidence says ``single_reference``. Its own series must
+    also have moved (``own_share``, :mod:`tianlan.qc.fraud.water_level`): an episode hour departs
+    from its own trailing median by that share of its departure from the adjacent station, a
+    level shift moved its own daily level by that share of the residual's shift. A **step**
+    (:func:`~tianlan.qc.fraud.water_steps.river_steps`; ``step_*``, concentrations): the residual
+    against every reference steps by ``step_min`` within an hour or two and stays a day, the steps
+    agree and the station's own level went the same way: a setting changed while a neighbour had
+    been rescaled for days (the level-shift test's two-week reference then holds the neighbour's
+    change). Evidence ``kind``: episode, level shift or step.
     SUSPECT; score 0.8 at ``z_threshold`` (median of the smaller |z|; with a witness, of the
-    adjacent station's |z|), 1 at 1.25 × it.
+    adjacent stations' |z|), 1 at 1.25 × it.
     """
     refs = [r for st in network(ctx, "upstream") if (r := reference(series, ctx, st, -1, max_lag_hours=max_lag_hours))]
     refs += [r for st in network(ctx, "downstream")
              if (r := reference(series, ctx, st, +1, max_lag_hours=max_lag_hours))]
     if not refs:
         return []
-    if witness_share > 0 and (w := witness(series, ctx, refs, max_lag_hours=max_lag_hours)) is not None:
+    if witness_share > 0 and ((w := witness(series, ctx, refs, max_lag_hours=max_lag_hours)) is not None
+                              or (w := middle_witness(series, ctx, refs, max_lag_hours=max_lag_hours)) is not None):
         refs.append(w)
     min_dep = per_parameter(min_departure, series.parameter) or 0.0
     x = _transform(series.parameter, series.values)
@@ -407,6 +437,7 @@ def river_coherence(series: Series, ctx: Context, *, z_threshold: float, min_dep
         zs.append(z)
         ok_all &= np.isfinite(z)
     zmat = np.vstack(zs)
+    own_dev: np.ndarray | None = None  # the station against its own past (computed when needed)
     out: list[Finding] = []
     for sign in (-1.0, 1.0):
         with np.errstate(invalid="ignore"):
@@ -419,10 +450,15 @@ def river_coherence(series: Series, ctx: Context, *, z_threshold: float, min_dep
                           & (sign * ref["departure"] >= witness_share * np.maximum(min_dep, sign * refs[0]["departure"])))
                 else:
                     m &= (sign * ref["z"] > z_threshold) & (sign * ref["departure"] >= min_dep) & ref["stable"]
+            if own_share > 0:  # the station left its own level too: both neighbours moving leave it level
+                if m.any():
+                    if own_dev is None:
+                        own_dev = x - trailing_median(x, width, min_count=width // 4)
+                    m &= sign * own_dev >= own_share * sign * refs[0]["departure"]
         for s, e in runs(m, steps(min_hours, series.step_s), steps(1, series.step_s), ~ok_all):
             sel = m[s:e]
             # with a witness (held to a share of the thresholds) the adjacent station's |z| scores
-            zk = zmat[:1] if refs[-1]["witness"] else zmat
+            zk = zmat[:-1] if refs[-1]["witness"] else zmat
             zmin = float(np.median(np.min(np.abs(zk[:, s:e][:, sel]), axis=0)))
             out.append(Finding(s, e, Status.SUSPECT,
                                f"WAT-04 {series.parameter} {'below' if sign < 0 else 'above'} the river up- and downstream",
@@ -445,14 +481,20 @@ def river_coherence(series: Series, ctx: Context, *, z_threshold: float, min_dep
     smin = per_parameter(shift_min, series.parameter)
     if shift_z > 0 and shift_days > 0 and smin is not None:
         out += _river_shifts(series, refs, x, shift_days=int(shift_days), shift_ref_days=int(shift_ref_days),
-                             shift_min=smin, shift_z=shift_z, witness_share=witness_share)
+                             shift_min=smin, shift_z=shift_z, witness_share=witness_share, own_share=own_share)
+    stmin = per_parameter(step_min, series.parameter)
+    if step_hours > 0 and stmin is not None and series.parameter not in LINEAR:
+        out += river_steps(series, refs, x, step_hours=step_hours, step_min=stmin, step_spread=step_spread,
+                           step_own=step_own, step_z=step_z, min_scale=min_scale)
     out.sort(key=lambda f: f.start)
     return out
 
 
 def _river_shifts(series: Series, refs: list[dict[str, Any]], x: np.ndarray, *, shift_days: int, shift_ref_days: int,
-                  shift_min: float, shift_z: float, witness_share: float = 0.5) -> list[Finding]:
-    """Persistent shifts of the station against every neighbour (daily medians of the residuals)."""
+                  shift_min: float, shift_z: float, witness_share: float = 0.5, own_share: float = 0.5) -> list[Finding]:
+    """Persistent shifts of the station against every neighbour (daily medians of the residuals),
+    where the station's own level moved the same way by ``own_share`` of the shift against the
+    adjacent station (:func:`~tianlan.qc.fraud.water_level.own_level_moved`)."""
     per_ref = []
     for ref in refs:
         dm, day = daily_medians(series.times, x - ref["transformed"], series.step_s)
@@ -467,7 +509,7 @@ def _river_shifts(series: Series, refs: list[dict[str, Any]], x: np.ndarray, *, 
     for _, _, _, f in per_ref[1:]:
         both = np.where(both == f, both, 0)
     out: list[Finding] = []
-    day = daily_medians(series.times, x, series.step_s)[1]
+    own_dm, day = daily_medians(series.times, x, series.step_s)
     for sign in (-1, 1):
         for d0, d1 in runs(both == sign, 1):
             s = int(np.searchsorted(day, d0))
@@ -493,14 +535,21 @@ def _river_shifts(series: Series, refs: list[dict[str, Any]], x: np.ndarray, *, 
                 if effects[0] < 1.0 or abs(shifts[-1]["shift"]) < witness_share * abs(shifts[0]["shift"]):
                     continue
                 effect = effects[0]
+            own_ev = None
+            if own_share > 0:  # the station's own level moved too (both neighbours moving leave it level)
+                own_ev = own_level_moved(own_dm, per_ref[0][1], d0, d1, sign, shift_days=shift_days,
+                                         shift_ref_days=shift_ref_days, shift_min=shift_min, own_share=own_share)
+                if not own_ev["moved"]:
+                    continue
             out.append(Finding(s, e, Status.SUSPECT,
                                f"WAT-04 {series.parameter} level shifted {'down' if sign < 0 else 'up'} against the river",
                                score01(effect, 1.0), {
                                    **iso_span(series, s, e), "station": series.station, "kind": "level shift",
                                    "single_reference": len(per_ref) == 1,
                                    "values": slice_values(series.values, s, e), "references": shifts,
+                                   "own_level": own_ev,
                                    "thresholds": {"shift_days": shift_days, "shift_ref_days": shift_ref_days,
-                                                  "shift_min": shift_min, "shift_z": shift_z},
+                                                  "shift_min": shift_min, "shift_z": shift_z, "own_share": own_share},
                                }))
     return out
 
