@@ -1,11 +1,14 @@
 """FOR-05 — selective missingness: gaps when the neighbours are high (split and rank tests with a
 circular-shift null over calendar months and two-week windows, and a sliding 7- and 10-day window
 scan with a whole-record shift null and maxT control), and the own-level test for stations without usable neighbours (flue-gas
-outlets, water stations: the values left around the gaps lose the top of the distribution).
+outlets, water stations: the values left around the gaps lose the top of the distribution). The
+fragment test and the split of findings into deletion episodes live in
+:mod:`~tianlan.qc.fraud.forensic_missing_fragments`.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
 from typing import Any
 
@@ -27,6 +30,7 @@ from tianlan.qc.fraud.forensic_common import (
     _score,
     _windows,
 )
+from tianlan.qc.fraud.forensic_missing_fragments import _fragment_findings, split_episodes
 from tianlan.qc.fraud.forensic_missing_window import (  # noqa: F401 (average_ranks: re-exported)
     _window_findings,
     average_ranks,
@@ -96,6 +100,21 @@ def local_threshold(level: np.ndarray, grid: np.ndarray, q: float, days: int) ->
         "window_alpha": Param(0.002, "", "window test: family-wise error per series (maxT over its windows); a fifth of "
                               "``alpha``: the scan runs after the month tests on the same gaps and must not double their "
                               "false findings"),
+        "fragment_max_h": Param(0.0, "h", "fragment test: reported fragments of at most this many hours join the "
+                                "gaps around them into one run (a deletion episode); 0 = off (the built-in "
+                                "configuration sets 6 for air stations)"),
+        "fragment_min_gaps": Param(3, "gaps", "fragment test: fewest gaps in a run (a lone gap is a block outage)"),
+        "fragment_min_missing": Param(6, "steps", "fragment test: fewest missing steps of known neighbour level in a run"),
+        "fragment_alpha": Param(0.002, "", "fragment test: family-wise error per series (maxT over its runs)"),
+        "episode_gap_h": Param(0.0, "h", "a finding of the month, two-week or window test is split into deletion "
+                               "episodes: its evidence gaps at most this many reported hours apart are one episode; 0 = "
+                               "one finding from the first gap to the last (the built-in configuration sets 6 for air "
+                               "stations)"),
+        "episode_min_gaps": Param(2, "gaps", "fewest evidence gaps in an episode (a lone gap is a block outage and makes "
+                                  "none; with no episode left the finding keeps its whole span)"),
+        "level_parameter": Param("a34004", "code", "a series whose gaps the neighbours' own level does not "
+                                 "explain is tested again against the neighbours' level of this parameter (PM2.5: a cut "
+                                 "at haze hours removes every parameter); '' = off"),
         "own_level": Param("auto", "", "own-level test (the station's own values left around its gaps, truncated "
                            "top): auto (too few neighbours report, or a water station) | no_neighbours | always | never"),
         "own_window_days": Param(7.0, "days", "own-level test: windows of this many days, sliding by half"),
@@ -111,7 +130,10 @@ def selective_missingness(series: Series, ctx: Context, *, high_quantile: float,
                           own_quantile: float = 0.75, min_missing_share: float = 0.1, min_auc: float = 0.714,
                           min_missing_rank: int = 72, window_days: float = 7.0, window_step_days: float = 1.0,
                           min_missing_window: int = 24, window_alpha: float = 0.002,
-                          second_ring: int = 3, window_long_days: float = 10.0) -> list[Finding]:
+                          second_ring: int = 3, window_long_days: float = 10.0, fragment_max_h: float = 0.0,
+                          fragment_min_gaps: int = 3, fragment_min_missing: int = 6,
+                          fragment_alpha: float = 0.002, episode_gap_h: float = 0.0,
+                          episode_min_gaps: int = 2, level_parameter: str = "a34004") -> list[Finding]:
     """Station-months where the series is missing far more often when its neighbours are high
     (catalogue FOR-05).
 
@@ -141,6 +163,16 @@ def selective_missingness(series: Series, ctx: Context, *, high_quantile: float,
     tracks the station's best (:func:`second_ring_level`): neighbours that cut their own haze
     hours at the same time otherwise hide the level exactly at the hours in question.
 
+    Deletion episodes (``episode_gap_h`` > 0, :func:`split_episodes`): each finding of the tests
+    above becomes one finding per episode of its evidence gaps (≤ ``episode_gap_h`` apart, ≥
+    ``episode_min_gaps`` gaps, the gaps higher than the hours between them). Fragment test
+    (``fragment_max_h`` > 0, :func:`_fragment_findings`): runs of gaps between short reported
+    fragments, each tested by the neighbours' level at its gaps against its fragments (reason
+    ``selective_missingness_fragments``), where no other test flagged. Lead pollutant
+    (``level_parameter``): a series none of this flags, at a station whose ``level_parameter``
+    series FOR-05 flags, is tested again on the hours it lost together with that series,
+    against the neighbours' level of that parameter.
+
     Own level (``own_level``): a station with fewer than ``min_neighbours`` neighbours (a flue-gas
     outlet is compared with no other) — with ``auto`` (default) also every water station, whose
     neighbours see the river hours later; with ``always`` every station — is also tested against
@@ -160,13 +192,63 @@ def selective_missingness(series: Series, ctx: Context, *, high_quantile: float,
                                     min_risk_ratio=min_risk_ratio, min_missing_high=min_missing_high)
     if len(nbs) < min_neighbours:
         return own
-    return _neighbour_missingness(series, ctx, nbs, high_quantile=high_quantile, local_days=local_days,
-                                  min_neighbours=min_neighbours, alpha=alpha, min_risk_ratio=min_risk_ratio,
-                                  min_risk_diff=min_risk_diff, min_missing_high=min_missing_high, min_runs=min_runs,
-                                  min_shift_h=min_shift_h, min_auc=min_auc, min_missing_rank=min_missing_rank,
-                                  window_days=window_days, window_step_days=window_step_days,
-                                  min_missing_window=min_missing_window, window_alpha=window_alpha,
-                                  second_ring=second_ring, window_long_days=window_long_days) + own
+    kw: dict[str, Any] = dict(
+        high_quantile=high_quantile, local_days=local_days, min_neighbours=min_neighbours, alpha=alpha,
+        min_risk_ratio=min_risk_ratio, min_risk_diff=min_risk_diff, min_missing_high=min_missing_high,
+        min_runs=min_runs, min_shift_h=min_shift_h, min_auc=min_auc, min_missing_rank=min_missing_rank,
+        window_days=window_days, window_step_days=window_step_days, min_missing_window=min_missing_window,
+        window_alpha=window_alpha, second_ring=second_ring, window_long_days=window_long_days,
+        fragment_max_h=fragment_max_h, fragment_min_gaps=fragment_min_gaps,
+        fragment_min_missing=fragment_min_missing, fragment_alpha=fragment_alpha, episode_gap_h=episode_gap_h,
+        episode_min_gaps=episode_min_gaps)
+    found = _cached_neighbour_missingness(series, ctx, nbs, kw)
+    if not found and level_parameter and series.parameter != level_parameter:
+        # a cut removes every parameter at once; the hours that were cut are told by the level of
+        # the pollutant that was high (ozone, CO… of the neighbours need not be high at PM haze hours)
+        # … where the station's own lead series shows a cut at all (its result is cached for its own call)
+        lead = ctx.series.get(level_parameter)
+        nbs_l = _neighbour_series(lead, ctx) if lead is not None and len(lead) else {}
+        proxy = None
+        if len(nbs_l) >= min_neighbours and lead is not None and _cached_neighbour_missingness(lead, ctx, nbs_l, kw):
+            proxy = _cut_with(series, lead)
+        if proxy is not None:
+            found = _cached_neighbour_missingness(proxy, ctx, nbs_l, kw)
+            for f in found:
+                f.evidence["level_parameter"] = level_parameter
+                f.evidence["parameter_tested"] = series.parameter
+    return found + own
+
+
+def _cached_neighbour_missingness(series: Series, ctx: Context, nbs: dict[str, Series],
+                                  kw: dict[str, Any]) -> list[Finding]:
+    """:func:`_neighbour_missingness`, once per station, parameter, record and settings: a series
+    that lost exactly the hours its station's PM2.5 lost is, as the lead-pollutant pass builds it,
+    the PM2.5 series itself (``Context.cache``; copies of the findings are returned)."""
+    fin = np.isfinite(series.values)
+    digest = hashlib.blake2b(series.times.tobytes() + fin.tobytes() + np.where(fin, series.values, 0.0).tobytes(),
+                             digest_size=16).hexdigest()
+    key = ("FOR-05/neighbours", series.station, series.parameter, digest, repr(sorted(kw.items())))
+    hit = ctx.cache.get(key)
+    if hit is None:
+        hit = _neighbour_missingness(series, ctx, nbs, **kw)
+        ctx.cache[key] = hit
+    return [Finding(f.start, f.end, f.status, f.reason, f.score, dict(f.evidence)) for f in hit]
+
+
+def _cut_with(series: Series, lead: Series | None) -> Series | None:
+    """The hours ``series`` lost together with the ``lead`` parameter of its station, as a series of
+    that parameter (the lead's values where it reports, NaN where both are missing): a cut removes
+    every parameter at once, and an analyser of its own that drops out (a PM10 tape in fog) is
+    not one. None without a lead series."""
+    if lead is None or not len(lead) or not len(series):
+        return None
+    idx = np.clip(np.searchsorted(lead.times, series.times), 0, lead.times.size - 1)
+    there = lead.times[idx] == series.times
+    lv = np.where(there, lead.values[idx], np.nan)
+    both = ~np.isfinite(series.values) & ~np.isfinite(lv)
+    fill = float(np.nanmedian(lv)) if np.isfinite(lv).any() else 0.0
+    vals = np.where(both, np.nan, np.where(np.isfinite(lv), lv, fill))
+    return Series(series.station, lead.parameter, series.times, vals, step_s=series.step_s)
 
 
 def _neighbour_missingness(series: Series, ctx: Context, nbs: dict[str, Series], *, high_quantile: float,
@@ -175,7 +257,10 @@ def _neighbour_missingness(series: Series, ctx: Context, nbs: dict[str, Series],
                            min_shift_h: float, min_auc: float = 0.714, min_missing_rank: int = 72,
                            window_days: float = 0.0, window_step_days: float = 1.0,
                            min_missing_window: int = 24, window_alpha: float = 0.002,
-                           second_ring: int = 0, window_long_days: float = 0.0) -> list[Finding]:
+                           second_ring: int = 0, window_long_days: float = 0.0, fragment_max_h: float = 0.0,
+                           fragment_min_gaps: int = 3, fragment_min_missing: int = 6,
+                           fragment_alpha: float = 0.002, episode_gap_h: float = 0.0,
+                           episode_min_gaps: int = 2) -> list[Finding]:
     """FOR-05 against the neighbours' level (the detector's first test): the 2×2 split at the
     local upper quantile, and the rank test over the whole distribution (:func:`rank_shift_auc`)."""
     step = int(series.step_s)
@@ -263,6 +348,7 @@ def _neighbour_missingness(series: Series, ctx: Context, nbs: dict[str, Series],
         if e <= s:
             return None
         hit = np.flatnonzero(miss & high)
+        ev_gaps = [(gs + r0, gs + r1) for r0, r1 in ev_runs]
         score = _score(rr, min_risk_ratio) if rank is None else _score(rank["auc"] - 0.5, min_auc - 0.5)
         return (Finding(s, e, Status.SUSPECT, "selective_missingness", score, {
             "test": "split" if rank is None else "rank", "rank_test": rank,
@@ -273,7 +359,7 @@ def _neighbour_missingness(series: Series, ctx: Context, nbs: dict[str, Series],
             "table": {"missing_high": a0, "high": n_hi, "missing_low": c0, "low": n_lo},
             "p_missing_high": round(p_hi, 4), "p_missing_low": round(p_lo, 4), "risk_ratio": round(rr, 3),
             "risk_difference": round(p_hi - p_lo, 4), "p_value": p if rank is None else rank["p_value"],
-            "gaps_touching_high": len(runs),
+            "gaps_touching_high": len(runs), "_ev_gaps": ev_gaps,
             "first_missing_high_hours": [_iso(int(grid_all[gs + i])) for i in hit[:24]],
             "thresholds": {"alpha": alpha, "min_risk_ratio": min_risk_ratio, "min_risk_diff": min_risk_diff,
                            "min_missing_high": min_missing_high, "min_runs": min_runs, "min_auc": min_auc,
@@ -301,7 +387,8 @@ def _neighbour_missingness(series: Series, ctx: Context, nbs: dict[str, Series],
             if f is not None:
                 out.append(f)
                 flagged.append(f.evidence["period"])
-    if rel_all is not None and window_days > 0:
+    rel_ep = rel_all  # the neighbours' relative level the episodes are read against
+    if rel_all is not None and (window_days > 0 or fragment_max_h > 0):
         # the window test takes the neighbours' level wherever one reports (a station with two
         # neighbours loses its level whenever either is down; the rank test tolerates the noise)
         days_1 = int(local_days) if local_days > 0 else 7
@@ -319,12 +406,27 @@ def _neighbour_missingness(series: Series, ctx: Context, nbs: dict[str, Series],
                 with np.errstate(invalid="ignore", divide="ignore"):
                     rel_2 = np.log(np.maximum(ring, 0) + c) - np.log(np.maximum(med_2, 0) + c)
                 rel_1 = np.where(np.isfinite(rel_1), rel_1, rel_2)
-        out += _window_findings(own, rel_1, grid_all, step, nbs, flagged,
-                                window_days=(window_days, window_long_days) if window_long_days > 0 else window_days,
-                                window_step_days=window_step_days, min_missing=min_missing_window,
-                                min_auc=min_auc, min_runs=min_runs, alpha=window_alpha, min_shift=min_shift,
-                                series=series)
-    return out
+                level_1 = np.where(np.isfinite(level_1), level_1, ring)
+        rel_ep = rel_1
+        if window_days > 0:
+            out += _window_findings(own, rel_1, grid_all, step, nbs, flagged,
+                                    window_days=(window_days, window_long_days) if window_long_days > 0 else window_days,
+                                    window_step_days=window_step_days, min_missing=min_missing_window,
+                                    min_auc=min_auc, min_runs=min_runs, alpha=window_alpha, min_shift=min_shift,
+                                    series=series)
+        if fragment_max_h > 0:
+            frags = _fragment_findings(own, rel_1, grid_all, step, nbs, series=series, max_fragment_h=fragment_max_h,
+                                       min_gaps=fragment_min_gaps, min_missing=fragment_min_missing, min_auc=min_auc,
+                                       alpha=fragment_alpha, min_shift=min_shift, level=level_1)
+            out = _add_fragments(out, frags)
+    return split_episodes(out, series, grid_all, step, max_sep_h=episode_gap_h, min_gaps=episode_min_gaps,
+                          rel=rel_ep)
+
+
+def _add_fragments(tests: list[Finding], frags: list[Finding]) -> list[Finding]:
+    """The fragment test's runs where no other test flagged the series (a run inside a flagged
+    month is already one of its episodes, :func:`split_episodes`)."""
+    return tests + [r for r in frags if not any(f.start < r.end and f.end > r.start for f in tests)]
 
 
 def rank_shift_auc(miss: np.ndarray, level: np.ndarray, *, fm: np.ndarray | None = None,

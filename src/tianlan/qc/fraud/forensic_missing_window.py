@@ -270,6 +270,7 @@ def _window_findings(own: np.ndarray, rel: np.ndarray, grid: np.ndarray, step: i
             "period": [_iso(t0), _iso(t1)], "neighbours": list(nbs),
             "gaps_span": [_iso(int(grid[g0])), _iso(int(grid[g1 - 1]) + step)],
             "windows_flagged": len(g), "family": len(tested), "p_value": best["p_value"],
+            "_ev_gaps": [(gs + r0, gs + r1) for r0, r1 in ev],
             "thresholds": {"window_days": window_days, "window_step_days": window_step_days,
                            "min_missing_window": min_missing, "min_auc": min_auc, "min_runs": min_runs,
                            "alpha": alpha},
