@@ -97,6 +97,21 @@ def bunching(values: np.ndarray, cut: float, *, res: float, width_frac: float, m
             "p_value": p}
 
 
+def evidence_span(values: np.ndarray, s: int, e: int, cut: float, h: float) -> tuple[int, int]:
+    """The index range [first, last + 1) of the values of [s, e) in the bin just below the cut-off,
+    B = (cut − h, cut] — the values every FOR-01 statistic rests on; [s, e) itself if B is empty.
+
+    A finding's period is trimmed to it: the tested windows (calendar months, 10-day windows) say
+    where the test looked, the bunched values where the evidence lies. A month-long period around
+    twelve parked hours would absorb, as one alarm episode, any other finding of the month."""
+    eps = max(abs(cut), 1.0) * 1e-9
+    with np.errstate(invalid="ignore"):
+        idx = np.flatnonzero((values[s:e] > cut - h + eps) & (values[s:e] <= cut + eps))
+    if idx.size == 0:
+        return s, e
+    return s + int(idx[0]), s + int(idx[-1]) + 1
+
+
 def _neighbour_level(series: Series, ctx: Context) -> np.ndarray | None:
     """Median of the neighbours' values of the same parameter at the series' times (None: no neighbour)."""
     nbs = _neighbour_series(series, ctx)
@@ -157,7 +172,8 @@ def neighbour_step(v: np.ndarray, level: np.ndarray, cut: float, h: float) -> tu
         "companion_window_h": Param(3, "h", "companion test (PM2.5 predicted from the station's own PM10 with the "
                                     "neighbours): half-width of the window of the local ratio; 0 = off"),
         "paired_strong_alpha": Param(0.0001, "", "paired tail test: below this p-value a smaller shortfall "
-                                     "(paired_strong_shortfall) suffices; 0 = off"),
+                                     "(paired_strong_shortfall) suffices (companion test: both exact "
+                                     "p-values below it); 0 = off"),
         "paired_strong_shortfall": Param(3.0, "ratio", "paired tail test: the shortfall floor under paired_strong_alpha"),
         "companion_alpha": Param(0.01, "", "companion test: the exact p-values of the paired test under both "
                                  "models (neighbours; the companion with them) must each be below this"),
@@ -187,9 +203,9 @@ def threshold_bunching(series: Series, ctx: Context, *, window_days: float, widt
     just below. With neighbours reporting the same parameter a second, independent gate: the
     station must drop against its neighbours just below the cut-off (:func:`neighbour_step` ≥
     ``min_neighbour_step``) — parked values stop while the neighbours go on, a genuine plateau near
-    a cut-off is shared. Overlapping windows flagged at one cut-off make one finding over their
-    union (SUSPECT, ``bunching_below_cutoff``, score 0.8 at ``min_ratio`` rising to 1 at 1.25 × it),
-    with the statistics of the strongest window and, for context, the same test at two placebo
+    a cut-off is shared. Overlapping windows flagged at one cut-off make one finding (SUSPECT,
+    ``bunching_below_cutoff``, score 0.8 at ``min_ratio`` rising to 1 at 1.25 × it; its period
+    below), with the statistics of the strongest window and, for context, the same test at two placebo
     cut-offs (±25 %).
 
     Flue-gas pollutants with ``attrs["o2_ref"]`` and an O2 series are tested on the converted
@@ -223,7 +239,18 @@ def threshold_bunching(series: Series, ctx: Context, *, window_days: float, widt
     (PM2.5) with the neighbours predicts the value hour by hour
     (:mod:`tianlan.qc.fraud.forensic_companion`, ``companion_window_h``), and where the exact
     Poisson-binomial p-values under both predictions are below ``companion_alpha`` (the same
-    floors and contrast) the paired test passes too.
+    floors and contrast) the paired test passes too; where both are below ``paired_strong_alpha``
+    both shortfalls need only reach ``paired_strong_shortfall``, as for the neighbours alone.
+
+    A finding's **period** is that of the bunched values, not of the windows tested: overlapping
+    windows flagged at one cut-off make one finding, and its period runs from the first to the
+    last value just below the cut-off (c − h, c] in the sliding windows flagged (10, 4 or 2
+    days), or in the calendar month when only the month was flagged (:func:`evidence_span`;
+    ``window_days`` and ``calendar_month`` of the strongest window in the evidence), with the
+    union of the windows in ``windows_union``. A month-long period around twelve parked hours
+    made one alarm episode of every other FOR-01 finding of the month (measured on the Hebei
+    clipping benchmark: a clipping found at the limit was absorbed into the month-long alarm of
+    a flat stretch at an IAQI breakpoint, and scored as missed).
     """
     cuts = cutoffs(series.parameter, ctx.limits, use_iaqi=iaqi_breakpoints, edition=edition)
     if not cuts or len(series) == 0:
@@ -237,6 +264,7 @@ def threshold_bunching(series: Series, ctx: Context, *, window_days: float, widt
     step = int(series.step_s)
     level = _neighbour_level(series, ctx)
     wins = [(s, e, 30 * 86400 / step) for _, s, e in _months(series.times)]
+    n_months = len(wins)
     if window_days > 0:
         wins += [(s, e, window_days * 86400 / step) for s, e in _windows(series.times, window_days)]
     n_bin_wins = len(wins)
@@ -328,12 +356,14 @@ def threshold_bunching(series: Series, ctx: Context, *, window_days: float, widt
                 if paired is None and n_b >= 5 and n_o >= 3 and not d >= min_neighbour_step:
                     continue
             ev["window"] = [_iso(int(series.times[s])), _iso(int(series.times[e - 1]) + step)]
+            ev["window_days"] = round(slots * step / 86400, 2)
+            ev["calendar_month"] = w_i < n_months
             ev["placebo"] = [{k: p[k] for k in ("cutoff", "count_below", "expected_below", "ratio", "p_value")}
                              for p in (bunching(v, c, res=res, width_frac=width_frac, min_width=min_width)
                                        for c in (cut * 0.75, cut * 1.25))]
             hits.setdefault(cut, []).append((s, e, ev))
     out: list[Finding] = []
-    for _cut, found in sorted(hits.items()):
+    for cut, found in sorted(hits.items()):
         found.sort(key=lambda x: x[0])
         groups: list[list[tuple[int, int, dict[str, Any]]]] = []
         for h in found:
@@ -342,10 +372,15 @@ def threshold_bunching(series: Series, ctx: Context, *, window_days: float, widt
             else:
                 groups.append([h])
         for g in groups:
-            s, e = g[0][0], max(x[1] for x in g)
+            ws, we = g[0][0], max(x[1] for x in g)
             best = max(g, key=lambda x: x[2]["score"])[2]
+            # the period: the bunched values of the sliding windows flagged, of the month if only it was
+            local = [x for x in g if not x[2]["calendar_month"]] or g
+            spans = [evidence_span(values, a, b, cut, x["half_width"]) for a, b, x in local]
+            s, e = min(a for a, _ in spans), max(b for _, b in spans)
             out.append(Finding(s, e, Status.SUSPECT, "bunching_below_cutoff", best.pop("score"), {
                 **best, "period": [_iso(int(series.times[s])), _iso(int(series.times[e - 1]) + step)],
+                "windows_union": [_iso(int(series.times[ws])), _iso(int(series.times[we - 1]) + step)],
                 "windows_flagged": len(g), "resolution": res, "neighbours": list(_neighbour_series(series, ctx)),
                 "o2_converted": converted,
                 "thresholds": {"window_days": window_days, "min_ratio": min_ratio, "alpha": alpha, "min_below": min_below,
@@ -372,7 +407,8 @@ def _paired(s: int, e: int, cut: float, h: float, series: Series, values: np.nda
        hours as independent, which they are not (alone, on the neighbours, it doubled FOR-01's
        clean findings); it is trusted only where the two predictions, which err partly apart,
        **both** give p < ``companion_alpha`` (an intersection–union test: requiring two owes no
-       correction), each with the effect-size floors and the bin contrast.
+       correction), each with the effect-size floors and the bin contrast; below
+       ``strong_alpha`` (both exact p-values) the shortfalls need only reach ``strong_shortfall``.
 
     The family-wise level is at most ``alpha`` + ``companion_alpha`` (the union of the two
     tests). Returns the passing statistics with ``predictor`` (``neighbours`` or
@@ -390,7 +426,7 @@ def _paired(s: int, e: int, cut: float, h: float, series: Series, values: np.nda
         return {**pt, "shortfall_floor": floor_used, "predictor": "neighbours",
                 "model": "neighbours' median × the station's usual ratio to it",
                 "hours": nb.near_hours(s, e, series.times)}
-    if comp is None or companion_alpha <= 0 or pt["p_exact"] >= companion_alpha or pt["shortfall"] < min_shortfall:
+    if comp is None or companion_alpha <= 0 or pt["p_exact"] >= companion_alpha:
         return None
     if cut not in own:
         built = companion_model(values, comp[1], cut, h, half_window=half_window, neighbour_level=level)
@@ -399,8 +435,13 @@ def _paired(s: int, e: int, cut: float, h: float, series: Series, values: np.nda
     if own[cut] is None:
         return None
     pre, info = own[cut]  # type: ignore[misc]
-    po = pre.paired(s, e, min_below=min_below, min_shortfall=min_shortfall, exact=True)
+    po = pre.paired(s, e, min_below=min_below, min_shortfall=floor, exact=True)
     if po is None or po["bin_contrast"] < contrast or po["p_exact"] >= companion_alpha:
+        return None
+    # both models' shortfalls reach the floor, or (as for the neighbours alone) both exact
+    # p-values are below ``strong_alpha`` and the shortfalls reach ``strong_shortfall``
+    full = pt["shortfall"] >= min_shortfall and po["shortfall"] >= min_shortfall
+    if not full and not max(pt["p_exact"], po["p_exact"]) < strong_alpha:
         return None
     hours = nb.near_hours(s, e, series.times)
     by_time = {ho["time"]: ho for ho in pre.near_hours(s, e, series.times)}
@@ -408,7 +449,7 @@ def _paired(s: int, e: int, cut: float, h: float, series: Series, values: np.nda
         ho = by_time.get(hh["time"], {})
         hh.update({"predicted_neighbours": hh.pop("predicted"), "pi_neighbours": hh.pop("pi"),
                    "predicted_companion": ho.get("predicted"), "pi_companion": ho.get("pi")})
-    return {**pt, "shortfall_floor": min_shortfall, "predictor": "neighbours+companion",
+    return {**pt, "shortfall_floor": min_shortfall if full else strong_shortfall, "predictor": "neighbours+companion",
             "p_value": max(pt["p_exact"], po["p_exact"]),
             "p_poisson_neighbours": pt["p_value"], "p_exact_neighbours": pt["p_exact"],
             "p_exact_companion": po["p_exact"], "companion_statistics":
