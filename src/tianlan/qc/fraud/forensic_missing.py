@@ -119,7 +119,16 @@ def local_threshold(level: np.ndarray, grid: np.ndarray, q: float, days: int) ->
                            "top): auto (too few neighbours report, or a water station) | no_neighbours | always | never"),
         "own_window_days": Param(7.0, "days", "own-level test: windows of this many days, sliding by half"),
         "own_quantile": Param(0.75, "quantile", "own-level test: 'high' = above this quantile of the rest of the record"),
+        "own_quantile_upper": Param(0.0, "quantile", "own-level test: a second, higher 'high' quantile tested in the same "
+                                    "window (each of the two at alpha/2, Bonferroni): a cut at the top fifth of the "
+                                    "window leaves a noisy series' values above the 0.75 quantile nearly as often as "
+                                    "before, and none above the 0.9; 0 = off (the built-in configuration sets 0.9 for "
+                                    "flue-gas outlets and water stations)"),
         "min_missing_share": Param(0.1, "share", "own-level test: fewest missing values in a window"),
+        "neighbour_lag_h": Param(0.0, "h", "each neighbour's series is shifted by the lag (at most this many hours "
+                                 "either way) at which it correlates best with the station's own (log values): a "
+                                 "river's neighbours see the same water hours earlier or later; 0 = off (the "
+                                 "built-in configuration sets 24 for water stations)"),
     },
     parameters=FORENSIC_PARAMETERS,
 )
@@ -128,6 +137,7 @@ def selective_missingness(series: Series, ctx: Context, *, high_quantile: float,
                           min_risk_ratio: float, min_risk_diff: float, min_missing_high: int, min_runs: int,
                           min_shift_h: float, own_level: str = "auto", own_window_days: float = 7.0,
                           own_quantile: float = 0.75, min_missing_share: float = 0.1, min_auc: float = 0.714,
+                          own_quantile_upper: float = 0.0, neighbour_lag_h: float = 0.0,
                           min_missing_rank: int = 72, window_days: float = 7.0, window_step_days: float = 1.0,
                           min_missing_window: int = 24, window_alpha: float = 0.002,
                           second_ring: int = 3, window_long_days: float = 10.0, fragment_max_h: float = 0.0,
@@ -178,18 +188,23 @@ def selective_missingness(series: Series, ctx: Context, *, high_quantile: float,
     neighbours see the river hours later; with ``always`` every station — is also tested against
     its own record (:func:`own_level_missingness`: windows whose gaps took the top of the
     station's distribution with them; the reference leaves out the days with gaps, where another
-    spree has taken the top too).
+    spree has taken the top too); ``own_quantile_upper`` tests its windows at a second quantile.
+
+    Travel lag (``neighbour_lag_h`` > 0, :func:`travel_lag`): each neighbour's series is shifted by
+    the lag at which it tracks the station best, so a river neighbour's level at an hour is the
+    water the station had then (the built-in configuration, water stations).
     """
     if own_level not in ("auto", "no_neighbours", "always", "never"):
         raise InputError("FOR-05.own_level", f"{own_level!r}: auto, no_neighbours, always or never")
-    nbs = _neighbour_series(series, ctx)
+    nbs = _travel_aligned(series, _neighbour_series(series, ctx), neighbour_lag_h)
     own: list[Finding] = []
     if own_level == "auto":  # a river's neighbours see the water hours later: test a water station's own values too
         own_level = "always" if ctx.attrs.get("kind") == "water" else "no_neighbours"
     if own_level == "always" or (own_level == "no_neighbours" and len(nbs) < min_neighbours):
         own = own_level_missingness(series, window_days=own_window_days, quantile=own_quantile,
                                     min_missing_share=min_missing_share, min_runs=min_runs, alpha=alpha,
-                                    min_risk_ratio=min_risk_ratio, min_missing_high=min_missing_high)
+                                    min_risk_ratio=min_risk_ratio, min_missing_high=min_missing_high,
+                                    upper_quantile=own_quantile_upper)
     if len(nbs) < min_neighbours:
         return own
     kw: dict[str, Any] = dict(
@@ -207,7 +222,8 @@ def selective_missingness(series: Series, ctx: Context, *, high_quantile: float,
         # the pollutant that was high (ozone, CO… of the neighbours need not be high at PM haze hours)
         # … where the station's own lead series shows a cut at all (its result is cached for its own call)
         lead = ctx.series.get(level_parameter)
-        nbs_l = _neighbour_series(lead, ctx) if lead is not None and len(lead) else {}
+        nbs_l = (_travel_aligned(lead, _neighbour_series(lead, ctx), neighbour_lag_h)
+                 if lead is not None and len(lead) else {})
         proxy = None
         if len(nbs_l) >= min_neighbours and lead is not None and _cached_neighbour_missingness(lead, ctx, nbs_l, kw):
             proxy = _cut_with(series, lead)
@@ -219,6 +235,45 @@ def selective_missingness(series: Series, ctx: Context, *, high_quantile: float,
     return found + own
 
 
+def travel_lag(series: Series, other: Series, max_lag_h: float, min_common: int = 48) -> tuple[int, float]:
+    """(lag in s, Pearson r): the shift of ``other``'s times, within ±``max_lag_h``, at which its
+    log values, log(1 + x), correlate best with ``series``'s on common reported steps (≥
+    ``min_common``); (0, NaN) when no shift has that many. A positive lag: ``other`` sees the water
+    that many seconds before the station (an upstream station)."""
+    step = int(series.step_s)
+    if step <= 0 or not len(series) or not len(other):
+        return 0, math.nan
+    k_max = int(max_lag_h * 3600 // step)
+    grid = np.arange(int(series.times[0]), int(series.times[-1]) + step, step, dtype=np.int64)
+    with np.errstate(invalid="ignore"):
+        x = np.log1p(np.maximum(_aligned(grid, series), 0))
+        y = np.log1p(np.maximum(_aligned(grid, other), 0))
+    best_r, best = -math.inf, 0
+    for lag in range(-k_max, k_max + 1):
+        a, b = (x[lag:], y[:y.size - lag]) if lag >= 0 else (x[:lag], y[-lag:])
+        ok = np.isfinite(a) & np.isfinite(b)
+        if int(ok.sum()) < min_common:
+            continue
+        a, b = a[ok] - a[ok].mean(), b[ok] - b[ok].mean()
+        den = math.sqrt(float((a * a).sum()) * float((b * b).sum()))
+        r = float((a * b).sum()) / den if den > 0 else -math.inf
+        if r > best_r:
+            best_r, best = r, lag
+    return (best * step, best_r) if math.isfinite(best_r) else (0, math.nan)
+
+
+def _travel_aligned(series: Series, nbs: dict[str, Series], max_lag_h: float) -> dict[str, Series]:
+    """``nbs`` with each series' times shifted by its :func:`travel_lag` (``max_lag_h`` ≤ 0: as given).
+    The level of a river's neighbours at an hour is then the water the station itself had."""
+    if max_lag_h <= 0 or not len(series):
+        return nbs
+    out = {}
+    for st, nb in nbs.items():
+        lag, _ = travel_lag(series, nb, max_lag_h)
+        out[st] = nb if lag == 0 else Series(nb.station, nb.parameter, nb.times + lag, nb.values, step_s=nb.step_s)
+    return out
+
+
 def _cached_neighbour_missingness(series: Series, ctx: Context, nbs: dict[str, Series],
                                   kw: dict[str, Any]) -> list[Finding]:
     """:func:`_neighbour_missingness`, once per station, parameter, record and settings: a series
@@ -227,7 +282,8 @@ def _cached_neighbour_missingness(series: Series, ctx: Context, nbs: dict[str, S
     fin = np.isfinite(series.values)
     digest = hashlib.blake2b(series.times.tobytes() + fin.tobytes() + np.where(fin, series.values, 0.0).tobytes(),
                              digest_size=16).hexdigest()
-    key = ("FOR-05/neighbours", series.station, series.parameter, digest, repr(sorted(kw.items())))
+    key = ("FOR-05/neighbours", series.station, series.parameter, digest, repr(sorted(kw.items())),
+           tuple((st, int(s.times[0]) if len(s) else 0) for st, s in nbs.items()))  # (shifted by travel_lag)
     hit = ctx.cache.get(key)
     if hit is None:
         hit = _neighbour_missingness(series, ctx, nbs, **kw)
@@ -468,7 +524,8 @@ def rank_shift_auc(miss: np.ndarray, level: np.ndarray, *, fm: np.ndarray | None
 
 
 def own_level_missingness(series: Series, *, window_days: float, quantile: float, min_missing_share: float,
-                          min_runs: int, alpha: float, min_risk_ratio: float, min_missing_high: int) -> list[Finding]:
+                          min_runs: int, alpha: float, min_risk_ratio: float, min_missing_high: int,
+                          upper_quantile: float = 0.0) -> list[Finding]:
     """FOR-05 for a station without neighbours (a flue-gas outlet, an isolated station): windows whose
     gaps took the top of the station's own distribution with them.
 
@@ -481,7 +538,10 @@ def own_level_missingness(series: Series, *, window_days: float, quantile: float
     compared with Binomial(present, 1 − q) (lower tail, p < ``alpha``); the effect size is the
     expected count ÷ the observed (≥ ``min_risk_ratio``), and at least ``min_missing_high``
     values must be missing. Gaps at random times leave the distribution as it was; a window that
-    is merely cleaner has no reason to be gappy. Overlapping flagged windows make one finding
+    is merely cleaner has no reason to be gappy. With ``upper_quantile`` (> ``quantile``) the
+    window is tested at both quantiles, each at ``alpha``/2 (Bonferroni): a cut at the top fifth of a
+    noisy series (a stack's SO2 hour to hour) leaves about as many values above the 0.75 quantile
+    as before and none above the 0.9 one. Overlapping flagged windows make one finding
     (SUSPECT, ``selective_missingness_own_level``; score 0.8 at ``min_risk_ratio``, 1 at 1.25 × it).
     """
     x = series.values
@@ -497,6 +557,7 @@ def own_level_missingness(series: Series, *, window_days: float, quantile: float
     _, inv = np.unique(day, return_inverse=True)
     share = np.bincount(inv, weights=(~fin).astype(np.float64)) / np.bincount(inv)
     ref_ok = fin & (share[inv] < min_missing_share)
+    qs = (quantile, upper_quantile) if upper_quantile > quantile else (quantile,)
     found: list[tuple[int, int, dict[str, Any]]] = []
     for s, e in _windows(t, window_days):
         miss = ~fin[s:e]
@@ -511,22 +572,27 @@ def own_level_missingness(series: Series, *, window_days: float, quantile: float
             rest = np.concatenate((x[:s][fin[:s]], x[e:][fin[e:]]))
         if rest.size < 48:
             continue
-        thr = float(np.quantile(rest, quantile))
         present = x[s:e][fin[s:e]]
-        k = int(np.count_nonzero(present > thr))
-        expected = present.size * (1.0 - quantile)
-        ratio = expected / max(k, 0.5)
-        if present.size < 24 or ratio < min_risk_ratio:
+        if present.size < 24:
             continue
-        p = _binom_cdf(k, int(present.size), 1.0 - quantile)
-        if p >= alpha:
-            continue
-        found.append((s, e, {"window": [_iso(int(t[s])), _iso(int(t[e - 1]) + step)], "missing": n_miss,
-                             "slots": e - s, "gaps": len(gaps), "reference_quantile": quantile,
-                             "reference_threshold": round(thr, 6), "reference_values": int(rest.size),
-                             "present": int(present.size), "present_above": k, "expected_above": round(expected, 2),
-                             "ratio": round(ratio, 3), "p_value": p,
-                             "present_max": round(float(present.max()), 6) if present.size else None}))
+        for q in qs:
+            thr = float(np.quantile(rest, q))
+            k = int(np.count_nonzero(present > thr))
+            expected = present.size * (1.0 - q)
+            ratio = expected / max(k, 0.5)
+            if ratio < min_risk_ratio:
+                continue
+            p = _binom_cdf(k, int(present.size), 1.0 - q)
+            if p >= alpha / len(qs):
+                continue
+            found.append((s, e, {"window": [_iso(int(t[s])), _iso(int(t[e - 1]) + step)], "missing": n_miss,
+                                 "slots": e - s, "gaps": len(gaps), "reference_quantile": q,
+                                 "reference_threshold": round(thr, 6), "reference_values": int(rest.size),
+                                 "present": int(present.size), "present_above": k,
+                                 "expected_above": round(expected, 2), "ratio": round(ratio, 3), "p_value": p,
+                                 "quantiles_tested": list(qs),
+                                 "present_max": round(float(present.max()), 6) if present.size else None}))
+            break
     out: list[Finding] = []
     groups: list[list[tuple[int, int, dict[str, Any]]]] = []
     for h in found:
@@ -542,7 +608,7 @@ def own_level_missingness(series: Series, *, window_days: float, quantile: float
             "period": [_iso(int(t[s])), _iso(int(t[e - 1]) + step)],
             "thresholds": {"window_days": window_days, "quantile": quantile, "min_missing_share": min_missing_share,
                            "min_runs": min_runs, "alpha": alpha, "min_risk_ratio": min_risk_ratio,
-                           "min_missing_high": min_missing_high},
+                           "min_missing_high": min_missing_high, "upper_quantile": upper_quantile},
         }))
     return out
 
