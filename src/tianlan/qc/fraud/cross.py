@@ -14,8 +14,11 @@ from typing import Any
 import numpy as np
 
 from tianlan.qc.core import Context, Finding, Param, Series, Status, detector
+from tianlan.qc.fraud.clean_air import CLEAN_AIR_WEIGHT, EXCELLENT_PM, in_clean_air
 from tianlan.qc.fraud.copy_side import copy_side
-from tianlan.qc.fraud.local_fall import abrupt_onset, onset_drops, own_log_pm
+from tianlan.qc.fraud.front_lag import LAG_WEIGHT, explaining_lag
+from tianlan.qc.fraud.local_fall import abrupt_onset, drop_start, onset_drops, own_log_pm
+from tianlan.qc.fraud.restart_hour import RESTART_WEIGHT, next_to_outage
 from tianlan.qc.fraud.spatial import (
     aligned,
     binned_robust_z,
@@ -38,6 +41,12 @@ PM25, PM10, SO2, NO2, CO, O3, RH = "a34004", "a34002", "a21026", "a21004", "a210
 
 #: XV-02 ratio partners: the first of each pair is where a finding goes when the culprit is unknown.
 RATIO_PAIRS: tuple[tuple[str, str], ...] = ((PM25, PM10), (NO2, CO))
+
+#: Ambient pollutants with a shared primary source (coal combustion, traffic) that one inversion
+#: accumulates together: a near lockstep of two of them is a notice (XV-04 ``shared_source_weight``).
+COMBUSTION_TRACERS: frozenset[str] = frozenset({CO, SO2, NO2, PM25, PM10})
+#: Evidence weight of such a near lockstep.
+SHARED_SOURCE_WEIGHT = 0.5
 
 #: XV-04: pairs that are physically related and may legitimately move together (never flagged).
 #: PM2.5 is part of PM10; O3 and NO2 trade places by titration; a01011 flue velocity and a00000
@@ -283,6 +292,15 @@ def _residual_shifts(series: Series, partner: Series, ctx: Context, s: int, e: i
         "min_neighbours": Param(1, "stations", "neighbours with a value needed at an hour (the scale adapts to how"
                                 " noisy the comparison is; cities such as Hengshui have two stations)"),
         "primary": Param(PM25, "", "with both PM measured, findings go on this one only"),
+        "front_lag_hours": Param(2.0, "h", "a drop that the neighbours' median reaches within this many hours"
+                                 " (a front at another hour; front_lag) is a notice (half score); 0: off"),
+        "front_tolerance_ln": Param(0.3, "ln units", "… when every PM channel's drop against the shifted median"
+                                    " is shallower than this"),
+        "restart_hours": Param(2.0, "h", "a finding this short next to missing own PM (an analyser's start-up or"
+                               " shut-down hour; restart_hour) is a notice (half score); 0: off"),
+        "clean_air_pm": Param(dict(EXCELLENT_PM), "µg/m³", "a drop where the station's PM without it (its flank offset"
+                              " from the neighbours × their level) is below this — GB 3095 Grade I 24-h, AQI"
+                              " excellent: nothing to hide (clean_air) — is a notice (half score); {}: off"),
     },
     systems=("air",),
     parameters=(PM25, PM10),
@@ -292,7 +310,9 @@ def mist_signature(series: Series, ctx: Context, *, z_threshold: float, sustaine
                    combined_z: float, shallow_z: float, combined_drop_ln: float, ratio_tolerance: float,
                    gas_z_min: float, gas_relative: float, gases: Sequence[str], flank_hours: int, guard_hours: int,
                    require_both_pm: bool, min_level: float, rh_jump: float, max_km: float, min_neighbours: int,
-                   primary: str, abrupt_ln: float = 0.3, onset_hours: float = 4.0) -> list[Finding]:
+                   primary: str, abrupt_ln: float = 0.3, onset_hours: float = 4.0, front_lag_hours: float = 2.0,
+                   front_tolerance_ln: float = 0.3, restart_hours: float = 2.0,
+                   clean_air_pm: Mapping[str, float] | None = None) -> list[Finding]:
     """Hours when PM drops against the neighbours while the gases do not (catalogue XV-03).
 
     For each channel the neighbour residual ``r = ln(x+c) − median ln(y_k+c)`` is compared with
@@ -330,7 +350,17 @@ def mist_signature(series: Series, ctx: Context, *, z_threshold: float, sustaine
     while a residual that fell because the neighbours rose around a station that drifted or held
     (a plume or front reaching them first) has no such step. A run whose hours all follow missing
     data is not vetoed. Measured numbers: docs/qc.md, "XV-03/SPA-01 background (clean alarms)".
+
+    Three findings are kept as notices (score × 0.5, level 1 by the default policy) rather than
+    warnings: a drop that the neighbours' median reaches within ``front_lag_hours`` (a front or a
+    clean air mass at another hour, :mod:`tianlan.qc.fraud.front_lag`); a finding of at most
+    ``restart_hours`` next to missing own PM (an analyser's partial start-up or shut-down cycle,
+    :mod:`tianlan.qc.fraud.restart_hour`); and a drop where the station's PM without it (the
+    neighbours' level times the station's flank offset) is below ``clean_air_pm`` (excellent air,
+    nothing to hide: :mod:`tianlan.qc.fraud.clean_air`). Measured: docs/qc.md, "Clean incidents
+    (second round)".
     """
+    clean_air = dict(EXCELLENT_PM) if clean_air_pm is None else dict(clean_air_pm)
     pm_codes = (PM25, PM10)
     if series.parameter not in pm_codes:
         return []
@@ -411,9 +441,12 @@ def mist_signature(series: Series, ctx: Context, *, z_threshold: float, sustaine
             mask &= own["level"] >= min_level
     rh = _rh_step(series, ctx, flank, max_km)
     pm_used = {c: used[c] for c in pm_codes if c in used}
-    onset = onset_drops(own_log_pm(pm_used), steps(onset_hours, series.step_s))
+    onset_own = own_log_pm(pm_used)
+    onset = onset_drops(onset_own, steps(onset_hours, series.step_s))
     with np.errstate(invalid="ignore"):
         low = pm_z < -shallow_z  # the hours of a drop (also those not deep enough to flag)
+    with np.errstate(invalid="ignore", over="ignore"):  # the station's PM with the drop undone (clean_air)
+        expected = np.exp(own["r"] + own["nb_log_median"] - own["step"]) - own["offset"]
     out = []
     cache: dict[str, Any] = {}
     for s, e in runs(mask, 1, steps(1, series.step_s), ~np.isfinite(own["z"])):
@@ -434,6 +467,16 @@ def mist_signature(series: Series, ctx: Context, *, z_threshold: float, sustaine
         if rh_rise is not None and rh_rise >= rh_jump:
             effect *= 1.25
         score = score01(effect, 1.0)
+        lag = explaining_lag(pm_used, s, e, mask, steps(front_lag_hours, series.step_s), front_tolerance_ln) \
+            if front_lag_hours > 0 else None
+        restart = restart_hours > 0 and next_to_outage(onset_own, s, e, steps(restart_hours, series.step_s))
+        clean = in_clean_air(expected, drop_start(low, s), e, per_parameter(clean_air, series.parameter))
+        if lag is not None:
+            score *= LAG_WEIGHT
+        elif restart:
+            score *= RESTART_WEIGHT
+        elif clean:
+            score *= CLEAN_AIR_WEIGHT
         a, b = max(0, s - flank), min(len(series), e + flank)
         out.append(Finding(s, e, Status.SUSPECT, "XV-03 PM suppressed against neighbours while gases normal", score, {
             **iso_span(series, s, e), "station": series.station,
@@ -453,12 +496,17 @@ def mist_signature(series: Series, ctx: Context, *, z_threshold: float, sustaine
             "pm_ratio_shift_ln": None if not np.isfinite(skew) else round(skew, 3),
             "pm_ratio_scale_ln": None if not np.isfinite(rscale) else round(rscale, 3),
             "onset_drop_ln": None if not np.isfinite(deepest) else round(deepest, 3),
+            "front_lag_h": None if lag is None else lag * series.step_s / 3600,
+            "next_to_outage": bool(restart),
+            "clean_air": bool(clean),
             "thresholds": {"z_threshold": z_threshold, "sustained_z": sustained_z, "sustained_hours": sustained_hours,
                            "combined_z": combined_z, "shallow_z": shallow_z, "combined_drop_ln": combined_drop_ln,
                            "ratio_tolerance": ratio_tolerance,
                            "gas_z_min": gas_z_min, "gas_relative": gas_relative, "flank_hours": flank_hours,
                            "rh_jump": rh_jump, "min_level": min_level, "gases": list(gases),
-                           "abrupt_ln": abrupt_ln, "onset_hours": onset_hours},
+                           "abrupt_ln": abrupt_ln, "onset_hours": onset_hours, "front_lag_hours": front_lag_hours,
+                           "front_tolerance_ln": front_tolerance_ln, "restart_hours": restart_hours,
+                           "clean_air_pm": dict(clean_air)},
         }))
     return out
 
@@ -610,12 +658,15 @@ def _rolling_corr(x: np.ndarray, y: np.ndarray, w: int, min_points: int) -> tupl
         "max_km": Param(50.0, "km", "neighbour radius for copies"),
         "copy_edge_hours": Param(6, "h", "a copy between stations is reported at the station whose series jumps "
                                  "at the copy's edges (medians of this many hours each side), not at its source; 0: both"),
+        "shared_source_weight": Param(SHARED_SOURCE_WEIGHT, "", "score factor of a near (not exact) lockstep of two"
+                                      " combustion pollutants (CO, SO2, NO2, PM) at an ambient-air station: one haze"
+                                      " accumulates them together — a notice by the default policy; 1: off"),
     },
 )
 def lockstep(series: Series, ctx: Context, *, window_hours: float, min_coverage: float, min_corr: float,
              min_agreement: float, max_shape_diff: float, min_moves: float, affine_tolerance: float, min_levels: float,
              related: Sequence[Sequence[str]], neighbours: bool, max_km: float,
-             copy_edge_hours: float = 6) -> list[Finding]:
+             copy_edge_hours: float = 6, shared_source_weight: float = SHARED_SOURCE_WEIGHT) -> list[Finding]:
     """Windows in which the series moves in lockstep with a channel it should be independent of (XV-04).
 
     Compared with every other parameter of the station (except ``related`` pairs and the series'
@@ -633,6 +684,14 @@ def lockstep(series: Series, ctx: Context, *, window_hours: float, min_coverage:
     Flat windows are skipped (TMP-03's finding). A pair of channels of one station is reported
     once, on the code that sorts first. Score 1 for an exact relation; otherwise 0.8 at ``min_corr``
     rising to 1 at r = 1.
+
+    At an ambient-air station a near (SUSPECT, not exact) lockstep of two pollutants of
+    :data:`COMBUSTION_TRACERS` — CO, SO2, NO2, PM2.5, PM10 — has its score multiplied by
+    ``shared_source_weight`` (a notice by the default policy): in a Hebei winter they share their
+    source (coal for heating, traffic) and one inversion accumulates them together, so a stagnant
+    haze day gives r ≥ 0.995 between CO and PM (clean Hebei 2019: all 5 XV-04 level-2 alarms, CO
+    with SO2, PM2.5 or PM10, r 0.995–0.998, residuals of 2–30 µg/m³). A signal wired into two
+    channels is an exact relation (FAIL) and keeps its score; so do copies and CEMS channels.
     """
     rel = {frozenset(p) for p in related}
     code = series.parameter
@@ -733,12 +792,16 @@ def lockstep(series: Series, ctx: Context, *, window_hours: float, min_coverage:
             b, a = np.polyfit(xx, yy, 1)
             resid = float(np.max(np.abs(yy - (a + b * xx))))
             exact = bool(exact_cover[s:e].any())
+            shared = (not exact and station is None and ctx.attrs.get("kind") == "air"
+                      and {base, other_code.split(":")[0]} <= COMBUSTION_TRACERS)
+            score = 1.0 if exact else _lockstep_score(abs(rr), min_corr) * (shared_source_weight if shared else 1.0)
             out.append(Finding(s, e, Status.FAIL if exact else Status.SUSPECT,
                                f"XV-04 {code} {'copies' if station else 'moves in lockstep with'} {what}"
                                + (" (exact affine relation)" if exact else ""),
-                               1.0 if exact else _lockstep_score(abs(rr), min_corr), {
+                               score, {
                                    **iso_span(series, s, e), "station": series.station,
                                    "channels": [code, other_code], "other_station": station,
+                                   "shared_source": shared,
                                    "inputs": {code: slice_values(x, s, e), what: slice_values(y, s, e)},
                                    "corr": round(rr, 6),
                                    "affine": {"intercept": round(float(a), 6), "slope": round(float(b), 6),

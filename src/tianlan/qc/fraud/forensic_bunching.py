@@ -31,6 +31,7 @@ from tianlan.qc.fraud.forensic_common import (
 )
 from tianlan.qc.fraud.forensic_companion import companion_model, companion_series
 from tianlan.qc.fraud.forensic_tail import NeighbourTailPrefix, log_ratios, tail_counts, truncated_tail
+from tianlan.qc.fraud.hourly_grade import DAILY_LIMIT_WEIGHT, judged_hourly
 
 IAQI_INDICATOR: dict[str, str] = {
     "a34004": "pm25_24h", "PM2.5": "pm25_24h",
@@ -180,6 +181,9 @@ def neighbour_step(v: np.ndarray, level: np.ndarray, cut: float, h: float) -> tu
         "tail_alpha": Param(0.001, "", "truncated-tail test: p-value of the count above the limit"),
         "tail_window_days": Param(4.0, "days", "truncated-tail test: also in windows of this many days and of half as "
                                   "many (sliding by half, at least a day); 0 = only the bin test's windows"),
+        "daily_limit_weight": Param(DAILY_LIMIT_WEIGHT, "", "score factor at an air gas's 24-hour limit that is no "
+                                    "1-hour breakpoint (NO2 80 µg/m³, CO 4 mg/m³: hours are judged on the 1-hour "
+                                    "scale; hourly_grade) — a notice by the default policy; 1: off"),
     },
     parameters=FORENSIC_PARAMETERS,
 )
@@ -191,7 +195,8 @@ def threshold_bunching(series: Series, ctx: Context, *, window_days: float, widt
                        neighbour_tail_ratio: float = 6.0, neighbour_tail_alpha: float = 0.01,
                        paired_min_below: int = 4, paired_contrast: float = 2.0, companion_window_h: int = 3,
                        companion_alpha: float = 0.01, paired_strong_alpha: float = 0.0001,
-                       paired_strong_shortfall: float = 3.0) -> list[Finding]:
+                       paired_strong_shortfall: float = 3.0,
+                       daily_limit_weight: float = DAILY_LIMIT_WEIGHT) -> list[Finding]:
     """Periods whose values bunch just at or below a limit or IAQI breakpoint (catalogue FOR-01).
 
     Cut-offs: ``ctx.limits[series.parameter]`` and, for the six air pollutants, the HJ 633 IAQI
@@ -251,6 +256,11 @@ def threshold_bunching(series: Series, ctx: Context, *, window_days: float, widt
     made one alarm episode of every other FOR-01 finding of the month (measured on the Hebei
     clipping benchmark: a clipping found at the limit was absorbed into the month-long alarm of
     a flat stretch at an IAQI breakpoint, and scored as missed).
+
+    At an ambient-air station, a finding at a gas's 24-hour limit that is no 1-hour breakpoint
+    (NO2 80 µg/m³, CO 4 mg/m³: hourly gas values are judged on their 1-hour scale, HJ 633-2012) has
+    its score multiplied by ``daily_limit_weight`` — a notice, not a warning
+    (:mod:`tianlan.qc.fraud.hourly_grade`); the evidence says ``judged_hourly``.
     """
     cuts = cutoffs(series.parameter, ctx.limits, use_iaqi=iaqi_breakpoints, edition=edition)
     if not cuts or len(series) == 0:
@@ -378,8 +388,12 @@ def threshold_bunching(series: Series, ctx: Context, *, window_days: float, widt
             local = [x for x in g if not x[2]["calendar_month"]] or g
             spans = [evidence_span(values, a, b, cut, x["half_width"]) for a, b, x in local]
             s, e = min(a for a, _ in spans), max(b for _, b in spans)
-            out.append(Finding(s, e, Status.SUSPECT, "bunching_below_cutoff", best.pop("score"), {
-                **best, "period": [_iso(int(series.times[s])), _iso(int(series.times[e - 1]) + step)],
+            score = best.pop("score")
+            hourly = judged_hourly(series.parameter, str(best.get("cutoff_kind", "")), ctx.attrs.get("kind"))
+            if not hourly:
+                score *= daily_limit_weight
+            out.append(Finding(s, e, Status.SUSPECT, "bunching_below_cutoff", score, {
+                **best, "judged_hourly": hourly, "period": [_iso(int(series.times[s])), _iso(int(series.times[e - 1]) + step)],
                 "windows_union": [_iso(int(series.times[ws])), _iso(int(series.times[we - 1]) + step)],
                 "windows_flagged": len(g), "resolution": res, "neighbours": list(_neighbour_series(series, ctx)),
                 "o2_converted": converted,
