@@ -18,7 +18,8 @@ reported and skipped. **ioos_qc QARTOD** — gross range, spike, rate of change 
 (``benchmarks/qartod_baseline.py``), calibrated generously (99.9th percentiles of the clean data).
 **ioos_qc QARTOD @ Tianlan's alarm budget** (``qartod-matched``) — the same four tests with one
 strictness knob (``qartod_baseline.STRICTNESS_GRID``) set to the least strict grid point whose
-clean-data alarm rate is at most Tianlan's clean rate on that data set (Tianlan runs first; the
+clean-data alarm rate is at most Tianlan's clean rate on that data set, then refined by three
+bisection steps towards the looser grid point before it (Tianlan runs first; the
 issue's ceiling of 1 per station-month when Tianlan's rate is below every grid point or Tianlan did
 not run): recall at a matched false-alarm rate. The table title gives the budget, the chosen level
 and its clean rate; its caption every grid point tried.
@@ -379,10 +380,12 @@ class QartodMatchedMethod(QartodMethod):
     """QARTOD at Tianlan's alarm budget: :func:`qartod_baseline.match_budget` picks the knob's
     least strict grid point whose clean-data rate (level ≥ 2 alarms per station-month) is at most
     the budget — Tianlan's clean rate on the data set (:meth:`set_budget`), or :data:`ISSUE_CEILING`
-    when Tianlan's rate is below every grid point's or unknown."""
+    when Tianlan's rate is below every grid point's or unknown — then refined by :attr:`REFINE`
+    bisection steps towards the looser grid point before it."""
 
     name = "ioos_qc QARTOD @ Tianlan's alarm budget"
     ISSUE_CEILING = 1.0  # issue 4: at most 1 alarm (level ≥ 2) per station-month
+    REFINE = 3  # bisection steps between the chosen grid point and the looser one (qartod_baseline.match_budget)
 
     def __init__(self) -> None:
         super().__init__()
@@ -400,7 +403,8 @@ class QartodMatchedMethod(QartodMethod):
             tianlan = self.budgets.get(ds.name)
 
             def search(budget: float) -> qartod_baseline.MatchedCalibration:
-                return qartod_baseline.match_budget(ds.frame, cols, kind, budget, ds.station_months, min_level=MIN_LEVEL)
+                return qartod_baseline.match_budget(ds.frame, cols, kind, budget, ds.station_months, min_level=MIN_LEVEL,
+                                                    refine=self.REFINE)
 
             if tianlan is None:
                 m, why = search(self.ISSUE_CEILING), f"issue ceiling {self.ISSUE_CEILING:g} (Tianlan not run first)"
@@ -418,17 +422,17 @@ class QartodMatchedMethod(QartodMethod):
             return ""
         m, why = self.matched[ds.name]
         met = "" if m.met else ", NOT met: strictest grid point"
-        return f"budget ≤ {m.budget:.2f}/station-month = {why}; knob level {m.strictness.level}, clean {m.rate:.2f}{met}"
+        return f"budget ≤ {m.budget:.2f}/station-month = {why}; knob level {m.strictness.level:g}, clean {m.rate:.2f}{met}"
 
     def describe(self, ds: DataSet) -> str:
         if not self.available:
             return self.reason
         text = (f"ioos_qc {qartod_baseline.IOOS_QC_VERSION}: gross_range, spike (average), rate_of_change, flat_line; "
-                "one strictness knob searched on the clean data (least strict grid point within the budget)")
+                "one strictness knob searched on the clean data (least strict point within the budget: grid, then bisection)")
         if ds.name in self.matched:
             m, _ = self.matched[ds.name]
             text += (f"; chosen {m.strictness.label()}; grid tried (level → clean alarms per station-month): "
-                     + ", ".join(f"{s.level} → {r:.2f}" for s, r in m.tried))
+                     + ", ".join(f"{s.level:g} → {r:.2f}" for s, r in m.tried))
         return text
 
 

@@ -69,6 +69,29 @@ def test_the_search_meets_the_budget_and_the_looser_point_does_not() -> None:
         assert m.baseline.config["PM2.5"].flat_suspect_s == int(6 * 3600 * m.strictness.flat_factor)
 
 
+def test_refinement_bisects_towards_the_looser_point_and_stays_within_the_budget() -> None:
+    qb = _qb()
+    frame = _frame()
+    months = qb.station_months(frame)
+    coarse = qb.match_budget(frame, ["PM2.5"], "air", 0.3, months)
+    fine = qb.match_budget(frame, ["PM2.5"], "air", 0.3, months, refine=3)
+    k = int(coarse.strictness.level)
+    assert fine.met and fine.rate <= 0.3
+    # three more points tried, all between the looser grid point and the chosen one
+    assert len(fine.tried) == len(coarse.tried) + 3
+    extra = [s.level for s, _ in fine.tried[len(coarse.tried):]]
+    assert extra[0] == pytest.approx(k - 0.5) and all(k - 1 < lv < k for lv in extra)
+    # the chosen point is the least strict one tried that meets the budget (never stricter than the grid's)
+    assert k - 1 < fine.strictness.level <= k
+    assert all(r > 0.3 for s, r in fine.tried if s.level < fine.strictness.level)
+    assert fine.rate >= coarse.rate
+    # an intermediate knob lies between its grid points in every setting
+    mid = qb.between(qb.STRICTNESS_GRID[k - 1], qb.STRICTNESS_GRID[k], 0.5)
+    lo, hi = qb.STRICTNESS_GRID[k - 1], qb.STRICTNESS_GRID[k]
+    assert hi.tail <= mid.tail <= lo.tail and hi.span_tail <= mid.span_tail <= lo.span_tail
+    assert lo.flat_factor <= mid.flat_factor <= hi.flat_factor
+
+
 def test_level_zero_is_the_generous_default_and_strictness_is_monotone() -> None:
     qb = _qb()
     frame = _frame(stations=2, days=30)
