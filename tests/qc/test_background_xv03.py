@@ -28,7 +28,14 @@ from tianlan.qc.fraud.pairs import sole_neighbour
 from tianlan.qc.inputs import build_contexts
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_fraud_spatial import HEBEI, contexts_of, load_hebei, synthetic_network, with_values  # noqa: E402
+from test_fraud_spatial import (  # noqa: E402
+    HEBEI,
+    contexts_of,
+    load_hebei,
+    scale_values,
+    synthetic_network,
+    with_values,
+)
 
 
 def run(det: str, series: Series, ctx: Context, **kw: object) -> list:
@@ -81,14 +88,6 @@ def test_own_log_pm_averages_the_codes_present() -> None:
 # --- XV-03 on the synthetic network ------------------------------------------------------------
 
 
-def _scale(series: dict, station: str, k: int, hours: int, factor: float, codes=("a34004", "a34002")) -> dict:
-    for code in codes:
-        v = series[station][code].values.copy()
-        v[k:k + hours] = np.round(v[k:k + hours] * factor)
-        series = with_values(series, station, code, v)
-    return series
-
-
 def test_xv03_neighbours_rising_around_a_holding_station_is_not_a_spray() -> None:
     """The four neighbours' PM rises ×3 for 5 hours while S3's holds: S3's residual falls as deep
     as under a spray, but S3's own PM did not fall — no finding (with the test off, one)."""
@@ -96,7 +95,7 @@ def test_xv03_neighbours_rising_around_a_holding_station_is_not_a_spray() -> Non
     k = 24 * 30 + 5
     series = base
     for st in ("S0", "S1", "S2", "S4"):
-        series = _scale(series, st, k, 5, 3.0)
+        series = scale_values(series, st, k, 5, 3.0)
     for code in ("a34004", "a34002"):  # S3 holds: its level of the hours before, ±1 (no fall of its own)
         v = series["S3"][code].values.copy()
         v[k - 4:k + 5] = np.median(v[k - 12:k - 4]) + np.array([0, 1, -1, 0, 1, 0, -1, 1, 0])
@@ -109,7 +108,7 @@ def test_xv03_neighbours_rising_around_a_holding_station_is_not_a_spray() -> Non
 
 
 def test_xv03_spray_keeps_its_abrupt_onset_in_the_evidence() -> None:
-    series = _scale(synthetic_network(), "S3", 24 * 30 + 5, 4, 0.3)
+    series = scale_values(synthetic_network(), "S3", 24 * 30 + 5, 4, 0.3)
     ctxs = contexts_of(series)
     (f,) = run("XV-03", series["S3"]["a34004"], ctxs["S3"])
     assert f.score >= 0.8
@@ -128,7 +127,7 @@ def _pair(series: dict, a: str, b: str) -> dict:
 def test_spa01_a_pair_episode_is_a_notice_at_both_stations() -> None:
     base = synthetic_network()
     k = 24 * 35 + 3
-    series = _pair(_scale(base, "S2", k, 8, 0.2, codes=("a34004",)), "S1", "S2")
+    series = _pair(scale_values(base, "S2", k, 8, 0.2, codes=("a34004",)), "S1", "S2")
     ctxs = contexts_of(series)
     (low,) = run("SPA-01", series["S2"]["a34004"], ctxs["S2"])
     (high,) = run("SPA-01", series["S1"]["a34004"], ctxs["S1"])
@@ -138,14 +137,14 @@ def test_spa01_a_pair_episode_is_a_notice_at_both_stations() -> None:
     (full,) = run("SPA-01", series["S2"]["a34004"], ctxs["S2"], pair_weight=1.0)
     assert full.score >= 0.8 and full.score == pytest.approx(2 * low.score)
     # with the whole network the same drop rests on four neighbours: a warning, no pair
-    five = _scale(base, "S2", k, 8, 0.2, codes=("a34004",))
+    five = scale_values(base, "S2", k, 8, 0.2, codes=("a34004",))
     (f,) = run("SPA-01", five["S2"]["a34004"], contexts_of(five)["S2"])
     assert f.score >= 0.8 and "pair_with" not in f.evidence
 
 
 def test_spa01_an_episode_above_the_neighbours_is_a_notice() -> None:
     k = 24 * 35 + 3
-    series = _scale(synthetic_network(), "S2", k, 8, 3.0, codes=("a21004",))
+    series = scale_values(synthetic_network(), "S2", k, 8, 3.0, codes=("a21004",))
     ctxs = contexts_of(series)
     (f,) = [f for f in run("SPA-01", series["S2"]["a21004"], ctxs["S2"]) if f.evidence["kind"] == "episode"]
     assert f.reason == "SPA-01 station above its neighbours" and f.score < 0.8

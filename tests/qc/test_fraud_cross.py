@@ -33,7 +33,7 @@ from tianlan.qc.fraud.copy_side import copy_side
 from tianlan.qc.inputs import build_contexts
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_fraud_spatial import HEBEI, contexts_of, load_hebei, synthetic_network, with_values  # noqa: E402
+from test_fraud_spatial import HEBEI, contexts_of, load_hebei, scale_values, synthetic_network, with_values  # noqa: E402
 
 HOUR = 3600
 T0 = calendar.timegm((2019, 1, 1, 0, 0, 0)) - 8 * HOUR
@@ -111,18 +111,10 @@ def test_xv02_clean_network_and_own_band_without_neighbours() -> None:
 # --- XV-03 ------------------------------------------------------------------------------------
 
 
-def _spray(series: dict, station: str, k: int, hours: int, factor: float, codes=("a34004", "a34002")) -> dict:
-    for code in codes:
-        v = series[station][code].values.copy()
-        v[k:k + hours] = np.round(v[k:k + hours] * factor)
-        series = with_values(series, station, code, v)
-    return series
-
-
 def test_xv03_spray_found_gases_normal() -> None:
     series = synthetic_network()
     k = 24 * 30 + 5
-    series = _spray(series, "S3", k, 4, 0.3)
+    series = scale_values(series, "S3", k, 4, 0.3)
     ctxs = contexts_of(series)
     found = run("XV-03", series["S3"]["a34004"], ctxs["S3"])
     assert len(found) == 1
@@ -141,10 +133,10 @@ def test_xv03_spray_found_gases_normal() -> None:
 def test_xv03_no_finding_when_gases_drop_too_or_are_missing() -> None:
     series = synthetic_network()
     k = 24 * 30 + 5
-    series = _spray(series, "S3", k, 4, 0.3, codes=("a34004", "a34002", "a21005", "a21004"))
+    series = scale_values(series, "S3", k, 4, 0.3, codes=("a34004", "a34002", "a21005", "a21004"))
     ctxs = contexts_of(series)
     assert run("XV-03", series["S3"]["a34004"], ctxs["S3"]) == []  # everything fell: ventilation, not mist
-    series = _spray(synthetic_network(), "S3", k, 4, 0.3)
+    series = scale_values(synthetic_network(), "S3", k, 4, 0.3)
     ctx = contexts_of(series)["S3"]
     no_gas = Context("S3", series={c: s for c, s in ctx.series.items() if c in ("a34004", "a34002")},
                      neighbours=ctx.neighbours, distances_km=ctx.distances_km)
@@ -154,7 +146,7 @@ def test_xv03_no_finding_when_gases_drop_too_or_are_missing() -> None:
 def test_xv03_rh_jump_raises_the_score() -> None:
     series = synthetic_network()
     k = 24 * 30 + 5
-    series = _spray(series, "S3", k, 4, 0.45)
+    series = scale_values(series, "S3", k, 4, 0.45)
     t = series["S0"]["a34004"].times
     rh = {st: Series(st, "a01002", t, np.full(t.size, 55.0)) for st in series}
     rh["S3"] = Series("S3", "a01002", t, np.where((np.arange(t.size) >= k) & (np.arange(t.size) < k + 4), 80.0, 55.0))

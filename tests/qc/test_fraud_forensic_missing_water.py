@@ -7,6 +7,8 @@ noisy stack series, are found; random gaps of the same size are not; air station
 from __future__ import annotations
 
 import math
+import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -14,6 +16,9 @@ from tianlan.qc.config import SiteScope, default_config
 from tianlan.qc.core import Context, Finding, Series, get
 from tianlan.qc.fraud.forensic_missing import own_level_missingness, travel_lag
 from tianlan.sim.cems_series import water_frame
+
+sys.path.insert(0, str(Path(__file__).parent))
+from test_fraud_forensic_missing_fragments import cut_peaks  # noqa: E402
 
 T0 = 1546300800 - 8 * 3600  # 2019-01-01 00:00 Beijing time (UTC s)
 #: FOR-05 as the built-in configuration runs it at water stations and flue-gas outlets
@@ -75,18 +80,6 @@ def test_travel_lag_reads_the_river_lag_both_ways() -> None:
     assert lag == 0 and math.isnan(r)  # no common hours
 
 
-def cut_top(v: np.ndarray, sl: slice, q: float, pad: int = 1) -> np.ndarray:
-    """The simulator's selective_missing: every hour of ``sl`` at or above its ``q`` quantile, ±``pad``, gone."""
-    out = v.copy()
-    w = v[sl]
-    hit = np.flatnonzero(w >= np.nanquantile(w, q))
-    gone = np.unique(np.clip((hit[:, None] + np.arange(-pad, pad + 1)[None, :]).ravel(), 0, w.size - 1))
-    seg = out[sl]
-    seg[gone] = np.nan
-    out[sl] = seg
-    return out
-
-
 def overlaps(fs: list[Finding], s: Series, sl: slice) -> bool:
     t0, t1 = int(s.times[sl.start]), int(s.times[sl.stop - 1])
     return any(int(s.times[f.start]) <= t1 and int(s.times[f.end - 1]) >= t0 for f in fs)
@@ -106,7 +99,7 @@ def river_case(seed: int, random_gaps: bool = False) -> tuple[Series, Context]:
     codes = ["W101", "W102", "W103", "W104"]
     t = fr.filter(fr["station"] == "W101")["time_utc"].to_numpy()
     v = {c: fr.filter(fr["station"] == c)["w21003"].to_numpy().astype(np.float64) for c in codes}
-    cut = cut_top(v["W102"], SPREE, 0.7)
+    cut = cut_peaks(v["W102"], SPREE, 0.7)
     if random_gaps:
         rng = np.random.default_rng(seed)
         x = v["W102"].copy()
@@ -117,7 +110,7 @@ def river_case(seed: int, random_gaps: bool = False) -> tuple[Series, Context]:
         cut = x
     v["W102"] = cut
     for c in ("W101", "W103"):
-        v[c] = cut_top(v[c], slice(SPREE.start - 48, SPREE.stop + 48), 0.7)
+        v[c] = cut_peaks(v[c], slice(SPREE.start - 48, SPREE.stop + 48), 0.7)
     s = {c: Series(c, "w21003", t, v[c]) for c in codes}
     ctx = Context("W102", series={"w21003": s["W102"]}, attrs={"kind": "water"},
                   neighbours={c: {"w21003": s[c]} for c in codes if c != "W102"})
@@ -154,7 +147,7 @@ def test_own_level_upper_quantile_finds_a_cut_at_the_top_fifth_of_a_noisy_stack(
     hits = {0.0: 0, 0.9: 0}
     for seed in range(8):
         s = stack(seed)
-        cut = Series(s.station, s.parameter, s.times, cut_top(s.values, week, 0.85))
+        cut = Series(s.station, s.parameter, s.times, cut_peaks(s.values, week, 0.85))
         for upper in hits:
             hits[upper] += overlaps(own_level_missingness(cut, upper_quantile=upper, **kw), cut, week)  # type: ignore[arg-type]
     assert hits[0.9] == 8 and hits[0.0] <= 6
@@ -165,7 +158,7 @@ def test_own_level_upper_quantile_finds_a_cut_at_the_top_fifth_of_a_noisy_stack(
         s = stack(seed)
         rng = np.random.default_rng(100 + seed)
         x = s.values.copy()
-        n_gone = int(np.isnan(cut_top(s.values, week, 0.85)).sum())
+        n_gone = int(np.isnan(cut_peaks(s.values, week, 0.85)).sum())
         x[week.start + rng.choice(week.stop - week.start, size=n_gone, replace=False)] = np.nan
         false += bool(own_level_missingness(Series(s.station, s.parameter, s.times, x), upper_quantile=0.9, **kw))  # type: ignore[arg-type]
     assert false <= 1

@@ -93,6 +93,17 @@ def with_values(series: dict[str, dict[str, Series]], station: str, code: str,
     return out
 
 
+def scale_values(series: dict[str, dict[str, Series]], station: str, k: int, hours: int, factor: float,
+                 codes: tuple[str, ...] = ("a34004", "a34002")) -> dict[str, dict[str, Series]]:
+    """``series`` with ``station``'s ``codes`` (default PM2.5 and PM10) times ``factor`` (rounded) over
+    hours ``[k, k + hours)``: a spray (factor < 1), a neighbour's rise (> 1)."""
+    for code in codes:
+        v = series[station][code].values.copy()
+        v[k:k + hours] = np.round(v[k:k + hours] * factor)
+        series = with_values(series, station, code, v)
+    return series
+
+
 def spa01(series: Series, ctx: Context, **kw: object) -> list:
     spec = get("SPA-01")
     return spec.func(series, ctx, **spec.resolve(kw))
