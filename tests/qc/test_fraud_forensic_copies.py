@@ -11,7 +11,7 @@ import pytest
 
 from tianlan.qc.core import Context, Series, get
 from tianlan.qc.fraud import forensic_copies
-from tianlan.qc.fraud.copy_side import copy_side, copy_side_detail
+from tianlan.qc.fraud.copy_side import copy_side, copy_side_detail, pooled_copy_side, shared_edges, station_copy_side
 
 T0 = 1546300800 - 8 * 3600  # 2019-01-01 00:00 Beijing time (UTC s)
 DAYS = 60
@@ -82,7 +82,9 @@ def test_without_the_side_test_both_days_would_be_flagged(monkeypatch: pytest.Mo
     fwd = with_day(base, 40, day_of(base, 33))
     real = forensic_copies._copy_side
     monkeypatch.setattr(forensic_copies, "_copy_side", lambda *a: {**real(*a), "side": 0, "copier": "undetermined"})
-    assert sorted(f.evidence["day"] for f in run(fwd, Context(station="S0"))) == [label(33), label(40)]
+    spec = get("FOR-06")  # the station test (every copied parameter together) off as well
+    found = spec.func(fwd, Context(station="S0"), **spec.resolve({"station_side": False}))
+    assert sorted(f.evidence["day"] for f in found) == [label(33), label(40)]
 
 
 def test_undetermined_keeps_both_sides() -> None:
@@ -114,3 +116,95 @@ def test_copy_side_detail_keeps_xv04_and_weighs_two_windows() -> None:
     w[216:240] = w[50:74]
     assert copy_side_detail(w, w, 216, 240, ys=50, ye=74, edge_hours=2)["side"] == 0
     assert copy_side_detail(w, w, 216, 240, ys=50, ye=74, edge_hours=2, per_edge=True)["side"] == 1
+
+
+# --- every copied parameter together (pooled_copy_side; docs/qc.md "FOR-06 and XV-04: which side") --
+
+
+def _pair_station(name: str, levels: dict[str, float], seed: int) -> dict[str, Series]:
+    """A station's three parameters: ``level`` × (1 + a slow wander + a diurnal cycle) + noise,
+    to 0.1 units (24 distinct values a day)."""
+    rng = np.random.default_rng(seed)
+    h = np.arange(DAYS * 24)
+    out = {}
+    for code, level in levels.items():
+        wander = np.cumsum(rng.normal(0, 0.01, h.size))
+        v = level * (1 + wander - wander.mean() + 0.1 * np.sin(2 * np.pi * (h % 24) / 24)) + rng.normal(0, 0.01 * level, h.size)
+        out[code] = Series(name, code, T0 + 3600 * h.astype(np.int64), np.round(v, 1))
+    return out
+
+
+def _copied_pair(day: int) -> tuple[dict[str, Series], dict[str, Series]]:
+    """Station A (the source) and B, whose ``day`` is A's same day in all three parameters. In
+    w01019 the two stations run at one level (its edges alone cannot tell who copied); in the
+    others B's own level is far from A's, so B's series jump at the copy's edges."""
+    a = _pair_station("A", {"w01019": 50.0, "w21003": 100.0, "w21001": 10.0}, 11)
+    b = _pair_station("B", {"w01019": 50.0, "w21003": 40.0, "w21001": 25.0}, 12)
+    b = {c: with_day(s, day, day_of(a[c], day)) for c, s in b.items()}
+    return a, b
+
+
+def test_pooled_side_clears_the_source_that_one_parameter_cannot() -> None:
+    d = 30
+    a, b = _copied_pair(d)
+    network = {"A": a, "B": b}
+    ctx_a, ctx_b = Context("A", series=a, network=network), Context("B", series=b, network=network)
+    spec = get("FOR-06")
+    # the premise: w01019 alone cannot tell — with the station test off, the source A is flagged too
+    alone = spec.func(a["w01019"], ctx_a, **spec.resolve({"station_side": False}))
+    assert [f.evidence["day"] for f in alone] == [label(d)] and alone[0].evidence["copier"] == "undetermined"
+    # every copied parameter together: the source's day runs on in all of them — no finding at A …
+    assert run(a["w01019"], ctx_a) == []
+    # … and the copier B keeps its finding, the station test in the evidence
+    (f,) = run(b["w01019"], ctx_b)
+    assert f.evidence["day"] == label(d) and f.evidence["copier"] == "this station"
+    st = f.evidence["matches"][0]["copy_side"]["station"]
+    assert st["side"] == 1 and st["parameters"] == 3 and set(st["codes"]) == {"w01019", "w21003", "w21001"}
+    assert st["pooled_jump"] >= 1.5 * st["matched_pooled_jump"]
+
+
+def test_pooled_copy_side_rules() -> None:
+    rng = np.random.default_rng(4)
+    n = 240
+    y = 100 + np.cumsum(rng.normal(0, 0.5, n))
+    x = 40 + np.cumsum(rng.normal(0, 0.5, n))
+    x[100:124] = y[100:124]
+    pair = (x, y, 100, 124, 100, 124, frozenset(), frozenset())
+    assert pooled_copy_side([pair])["side"] == 0  # one parameter: the per-parameter test's to decide
+    assert pooled_copy_side([pair], min_parameters=1)["side"] == 1
+    assert pooled_copy_side([pair, pair])["side"] == 1
+    back = (y, x, 100, 124, 100, 124, frozenset(), frozenset())
+    assert pooled_copy_side([back, back])["side"] == -1
+    # both windows jump at their edges (a day copied from a day that was itself a copy): the
+    # matched window jumping more does not make this one the original — undetermined
+    z = y.copy()
+    z[100:124] = y[100:124] + 60.0  # foreign at both edges too
+    both = (x, z, 100, 124, 100, 124, frozenset(), frozenset())
+    assert pooled_copy_side([both, both])["side"] == 0
+    # no edges seen on one side: nothing to weigh
+    assert pooled_copy_side([(x, y, 0, 24, 0, 24, frozenset({"end"}), frozenset())])["parameters"] == 0
+
+
+def test_adjacent_days_leave_their_shared_edge_out() -> None:
+    assert shared_edges(48, 72, 24, 48) == (frozenset({"start"}), frozenset({"end"}))  # copied onto the next day
+    assert shared_edges(24, 48, 48, 72) == (frozenset({"end"}), frozenset({"start"}))  # back-filled from the next day
+    assert shared_edges(240, 264, 24, 48) == (frozenset(), frozenset())
+
+
+def test_station_copy_side_for_xv04() -> None:
+    """The helper XV-04 can call (docs/qc.md): the same decision from the stations' series by code."""
+    d = 30
+    a, b = _copied_pair(d)
+    t = a["w01019"].times
+    s, e = d * 24, d * 24 + 24
+    at_b = station_copy_side("w01019", b, a, t, s, e)
+    at_a = station_copy_side("w01019", a, b, t, s, e)
+    assert at_b["side"] == 1 and at_a["side"] == -1 and at_b["decided_by"] == "station"
+    assert set(at_b["codes"]) == {"w01019", "w21003", "w21001"} and at_b["window"] == [s, e]
+    # one hour before the copy equal by chance in one parameter: the window is trimmed to the copy
+    b2 = dict(b)
+    v = b2["w21001"].values.copy()
+    v[s - 1] = a["w21001"].values[s - 1]
+    b2["w21001"] = Series("B", "w21001", t, v)
+    got = station_copy_side("w21001", b2, a, t, s - 1, e)
+    assert got["window"] == [s, e] and got["side"] == 1

@@ -15,7 +15,7 @@ import numpy as np
 
 from tianlan.qc.core import Context, Finding, Param, Series, Status, detector
 from tianlan.qc.fraud.clean_air import CLEAN_AIR_WEIGHT, EXCELLENT_PM, in_clean_air
-from tianlan.qc.fraud.copy_side import copy_side
+from tianlan.qc.fraud.copy_side import station_copy_side
 from tianlan.qc.fraud.front_lag import LAG_WEIGHT, explaining_lag
 from tianlan.qc.fraud.local_fall import abrupt_onset, drop_start, onset_drops, own_log_pm
 from tianlan.qc.fraud.restart_hour import RESTART_WEIGHT, next_to_outage
@@ -36,6 +36,8 @@ from tianlan.qc.fraud.spatial import (
     slice_values,
     steps,
 )
+from tianlan.qc.fraud.xv01_context import INVERSION_WEIGHT, after_restart, frozen, recovering
+from tianlan.qc.fraud.xv03_context import CONTEXT_WEIGHT, at_usual_level, blank_hour, blank_mask, other_air
 
 PM25, PM10, SO2, NO2, CO, O3, RH = "a34004", "a34002", "a21026", "a21004", "a21005", "a05024", "a01002"
 
@@ -83,17 +85,33 @@ def _other(ctx: Context, code: str) -> Series | None:
         "ratio": Param(1.1, "", "PM2.5 > ratio·PM10 is an inverted hour"),
         "min_excess": Param(10.0, "µg/m³", "and PM2.5 − PM10 must reach this (inversions of a few µg/m³ are noise)"),
         "min_hours": Param(3.0, "h", "inverted hours in a row before a finding (single hours are common: 3–9 %)"),
+        "frozen_share": Param(0.5, "", "a run whose PM10 repeats one value at this share of its hours (a frozen"
+                              " channel, TMP-03's fault on PM10; xv01_context) is a notice; 0: off"),
+        "restart_hours": Param(2.0, "h", "a run beginning within this many hours after missing PM10 or PM2.5 (an"
+                               " analyser settling after an outage; xv01_context) is a notice; 0: off"),
+        "restart_max_hours": Param(6.0, "h", "… when it lasts at most this long"),
+        "restart_recovery_ln": Param(0.3, "ln units", "… and PM10's share of PM2.5, ln(PM10/PM2.5), climbs back by at"
+                                     " least this from its first hour to its last (the monitor settles)"),
+        "context_weight": Param(INVERSION_WEIGHT, "", "score factor of those notices; 1: off"),
     },
     systems=("air",),
     parameters=(PM25,),
     history_s=86400,
 )
-def pm_inversion(series: Series, ctx: Context, *, ratio: float, min_excess: float, min_hours: float) -> list[Finding]:
+def pm_inversion(series: Series, ctx: Context, *, ratio: float, min_excess: float, min_hours: float,
+                 frozen_share: float = 0.5, restart_hours: float = 2.0, restart_max_hours: float = 6.0,
+                 restart_recovery_ln: float = 0.3, context_weight: float = INVERSION_WEIGHT) -> list[Finding]:
     """Runs of hours with PM2.5 > ``ratio``·PM10 (catalogue XV-01; Wu et al. 2018 type 4).
 
     Evaluated on the PM2.5 series (with PM10 from the context); checked as any other parameter it
     returns nothing, so one inversion is one finding. SUSPECT, never FAIL: CNEMC audit practice (§0.9) does
     not invalidate on an inversion alone. Score 0.8 at ``min_hours``, 1 from 1.25 × it.
+
+    Kept as notices (score × ``context_weight``; :mod:`tianlan.qc.fraud.xv01_context`): a run whose
+    PM10 repeats one value at ``frozen_share`` of its hours while PM2.5 does not (a frozen PM10
+    channel), and a run of at most ``restart_max_hours`` beginning within ``restart_hours`` after
+    missing PM10 or PM2.5 in which ln(PM10/PM2.5) climbs back by ``restart_recovery_ln`` (an
+    analyser settling after an outage). Measured: docs/qc.md, "XV-01, XV-02 and FOR-01 background".
     """
     other = _other(ctx, PM10) if series.parameter == PM25 else None
     if other is None:
@@ -106,11 +124,22 @@ def pm_inversion(series: Series, ctx: Context, *, ratio: float, min_excess: floa
     n_min = steps(min_hours, series.step_s)
     for s, e in runs(inverted, n_min):
         q = pm25[s:e] / pm10[s:e]
-        out.append(Finding(s, e, Status.SUSPECT, "XV-01 PM2.5 above PM10", score01(e - s, n_min), {
-            **iso_span(series, s, e), "station": series.station,
+        notice = None
+        if context_weight < 1:
+            if frozen(pm10, s, e, frozen_share) and not frozen(pm25, s, e, frozen_share):
+                notice = "xv01_frozen_pm10"
+            elif after_restart([pm10, pm25], s, e, steps(restart_hours, series.step_s) if restart_hours > 0 else 0,
+                               steps(restart_max_hours, series.step_s)) \
+                    and recovering(pm10, pm25, s, e, restart_recovery_ln):
+                notice = "xv01_restart"
+        score = score01(e - s, n_min) * (context_weight if notice else 1.0)
+        out.append(Finding(s, e, Status.SUSPECT, "XV-01 PM2.5 above PM10", score, {
+            **iso_span(series, s, e), "station": series.station, **({"notice": notice} if notice else {}),
             "inputs": {PM25: slice_values(pm25, s, e), PM10: slice_values(pm10, s, e)},
             "ratio_pm25_pm10": slice_values(q, 0, e - s, 3), "hours": e - s,
-            "thresholds": {"ratio": ratio, "min_excess": min_excess, "min_hours": min_hours},
+            "thresholds": {"ratio": ratio, "min_excess": min_excess, "min_hours": min_hours,
+                           "frozen_share": frozen_share, "restart_hours": restart_hours,
+                           "restart_recovery_ln": restart_recovery_ln},
         }))
     return out
 
@@ -301,6 +330,18 @@ def _residual_shifts(series: Series, partner: Series, ctx: Context, s: int, e: i
         "clean_air_pm": Param(dict(EXCELLENT_PM), "µg/m³", "a drop where the station's PM without it (its flank offset"
                               " from the neighbours × their level) is below this — GB 3095 Grade I 24-h, AQI"
                               " excellent: nothing to hide (clean_air) — is a notice (half score); {}: off"),
+        "blank_share": Param(0.1, "", "a finding of at most blank_hours with an hour where its PM reads at most this"
+                             " share of the air's (particle-free: a zero or leak check) at a station with"
+                             " blank_repeats other such hours is a notice (half score; xv03_context); 0: off"),
+        "blank_hours": Param(2.0, "h", "… the longest such finding"),
+        "blank_repeats": Param(1, "hours", "… the other blank hours the station's series must have"),
+        "air_gas_ln": Param(0.5, "ln units", "a finding where some gas fell this far below its usual relation to the"
+                            " neighbours (median residual over the series) … (other air, e.g. a hill site above"
+                            " the night's inversion; xv03_context) is a notice (half score); 0: off"),
+        "air_excess_ln": Param(0.5, "ln units", "… and PM fell at most this much further (a spray: ≥ 0.55)"),
+        "usual_ln": Param(0.3, "ln units", "a finding where PM is within this of its usual relation to the neighbours"
+                          " (what fell was a local excess in the flank hours; xv03_context) is a notice (half"
+                          " score); 0: off"),
     },
     systems=("air",),
     parameters=(PM25, PM10),
@@ -312,7 +353,9 @@ def mist_signature(series: Series, ctx: Context, *, z_threshold: float, sustaine
                    require_both_pm: bool, min_level: float, rh_jump: float, max_km: float, min_neighbours: int,
                    primary: str, abrupt_ln: float = 0.3, onset_hours: float = 4.0, front_lag_hours: float = 2.0,
                    front_tolerance_ln: float = 0.3, restart_hours: float = 2.0,
-                   clean_air_pm: Mapping[str, float] | None = None) -> list[Finding]:
+                   clean_air_pm: Mapping[str, float] | None = None, blank_share: float = 0.1, blank_hours: float = 2.0,
+                   blank_repeats: int = 1, air_gas_ln: float = 0.5,
+                   air_excess_ln: float = 0.5, usual_ln: float = 0.3) -> list[Finding]:
     """Hours when PM drops against the neighbours while the gases do not (catalogue XV-03).
 
     For each channel the neighbour residual ``r = ln(x+c) − median ln(y_k+c)`` is compared with
@@ -358,7 +401,13 @@ def mist_signature(series: Series, ctx: Context, *, z_threshold: float, sustaine
     :mod:`tianlan.qc.fraud.restart_hour`); and a drop where the station's PM without it (the
     neighbours' level times the station's flank offset) is below ``clean_air_pm`` (excellent air,
     nothing to hide: :mod:`tianlan.qc.fraud.clean_air`). Measured: docs/qc.md, "Clean incidents
-    (second round)".
+    (second round)". Three more (:mod:`tianlan.qc.fraud.xv03_context`): a finding of at most
+    ``blank_hours`` with a particle-free hour (PM at most ``blank_share`` of the air's: a zero or leak
+    check) at a station with ``blank_repeats`` other such hours; a finding where a gas fell
+    ``air_gas_ln`` below its usual relation to the neighbours and PM at most ``air_excess_ln``
+    further (other air); and a finding where PM stays within ``usual_ln`` of its usual relation to
+    the neighbours (the flanks held a local excess). Measured:
+    docs/qc.md, "XV-03: blank hours and other air".
     """
     clean_air = dict(EXCELLENT_PM) if clean_air_pm is None else dict(clean_air_pm)
     pm_codes = (PM25, PM10)
@@ -447,6 +496,9 @@ def mist_signature(series: Series, ctx: Context, *, z_threshold: float, sustaine
         low = pm_z < -shallow_z  # the hours of a drop (also those not deep enough to flag)
     with np.errstate(invalid="ignore", over="ignore"):  # the station's PM with the drop undone (clean_air)
         expected = np.exp(own["r"] + own["nb_log_median"] - own["step"]) - own["offset"]
+        blank = blank_mask({c: ch["values"] for c, ch in pm_used.items()},
+                           {c: np.exp(ch["r"] + ch["nb_log_median"] - ch["step"]) - ch["offset"]
+                            for c, ch in pm_used.items()}, blank_share)
     out = []
     cache: dict[str, Any] = {}
     for s, e in runs(mask, 1, steps(1, series.step_s), ~np.isfinite(own["z"])):
@@ -471,12 +523,19 @@ def mist_signature(series: Series, ctx: Context, *, z_threshold: float, sustaine
             if front_lag_hours > 0 else None
         restart = restart_hours > 0 and next_to_outage(onset_own, s, e, steps(restart_hours, series.step_s))
         clean = in_clean_air(expected, drop_start(low, s), e, per_parameter(clean_air, series.parameter))
+        is_blank = blank_hour(blank, s, e, steps(blank_hours, series.step_s), int(blank_repeats), flank)
+        air, pm_dep, gas_dep = other_air(used, pm_codes, [g for g, _ in gas_series], s, e, mask,
+                                            air_gas_ln, air_excess_ln)
+        usual = at_usual_level(pm_dep, usual_ln)
+        notice = "xv03_blank_hour" if is_blank else "xv03_other_air" if air else "xv03_usual_level" if usual else None
         if lag is not None:
             score *= LAG_WEIGHT
         elif restart:
             score *= RESTART_WEIGHT
         elif clean:
             score *= CLEAN_AIR_WEIGHT
+        elif notice:
+            score *= CONTEXT_WEIGHT
         a, b = max(0, s - flank), min(len(series), e + flank)
         out.append(Finding(s, e, Status.SUSPECT, "XV-03 PM suppressed against neighbours while gases normal", score, {
             **iso_span(series, s, e), "station": series.station,
@@ -499,6 +558,12 @@ def mist_signature(series: Series, ctx: Context, *, z_threshold: float, sustaine
             "front_lag_h": None if lag is None else lag * series.step_s / 3600,
             "next_to_outage": bool(restart),
             "clean_air": bool(clean),
+            "blank_hour": bool(is_blank),
+            "other_air": bool(air),
+            "at_usual_level": bool(usual),
+            **({"notice": notice} if notice and lag is None and not restart and not clean else {}),
+            "pm_departure_ln": None if not np.isfinite(pm_dep) else round(pm_dep, 3),
+            "gas_departure_ln": {g: None if not np.isfinite(v) else round(v, 3) for g, v in gas_dep.items()},
             "thresholds": {"z_threshold": z_threshold, "sustained_z": sustained_z, "sustained_hours": sustained_hours,
                            "combined_z": combined_z, "shallow_z": shallow_z, "combined_drop_ln": combined_drop_ln,
                            "ratio_tolerance": ratio_tolerance,
@@ -506,7 +571,9 @@ def mist_signature(series: Series, ctx: Context, *, z_threshold: float, sustaine
                            "rh_jump": rh_jump, "min_level": min_level, "gases": list(gases),
                            "abrupt_ln": abrupt_ln, "onset_hours": onset_hours, "front_lag_hours": front_lag_hours,
                            "front_tolerance_ln": front_tolerance_ln, "restart_hours": restart_hours,
-                           "clean_air_pm": dict(clean_air)},
+                           "clean_air_pm": dict(clean_air), "blank_share": blank_share,
+                           "blank_hours": blank_hours, "blank_repeats": blank_repeats, "air_gas_ln": air_gas_ln,
+                           "air_excess_ln": air_excess_ln, "usual_ln": usual_ln},
         }))
     return out
 
@@ -657,7 +724,9 @@ def _rolling_corr(x: np.ndarray, y: np.ndarray, w: int, min_points: int) -> tupl
         "neighbours": Param(True, "", "also compare with the same parameter at neighbouring stations (exact copies)"),
         "max_km": Param(50.0, "km", "neighbour radius for copies"),
         "copy_edge_hours": Param(6, "h", "a copy between stations is reported at the station whose series jumps "
-                                 "at the copy's edges (medians of this many hours each side), not at its source; 0: both"),
+                                 "at the copy's edges (medians of this many hours each side), not at its source — "
+                                 "decided over every parameter the two stations share verbatim "
+                                 "(copy_side.station_copy_side); 0: both"),
         "shared_source_weight": Param(SHARED_SOURCE_WEIGHT, "", "score factor of a near (not exact) lockstep of two"
                                       " combustion pollutants (CO, SO2, NO2, PM) at an ambient-air station: one haze"
                                       " accumulates them together — a notice by the default policy; 1: off"),
@@ -783,7 +852,10 @@ def lockstep(series: Series, ctx: Context, *, window_hours: float, min_coverage:
         for s, e in runs(cover, min(w, min_points)):
             side = 0
             if station is not None and copy_edge_hours > 0:
-                side = copy_side(x, y, s, e, edge_hours=int(copy_edge_hours), step_s=series.step_s)
+                # decided from every parameter the copy took (a copy replaces the whole record):
+                side = station_copy_side(code, {**ctx.series, code: series}, ctx.neighbours.get(station, {}),
+                                         series.times, s, e, edge_hours=int(copy_edge_hours),
+                                         step_s=series.step_s)["side"]
                 if side < 0:  # the neighbour's series jumps onto this one's: it copied, this is the source
                     continue
             ok = np.isfinite(x[s:e]) & np.isfinite(y[s:e])

@@ -16,6 +16,13 @@ from typing import Any
 import numpy as np
 
 from tianlan.qc.core import Context, Finding, Param, Series, Status, detector
+from tianlan.qc.fraud.for01_regional import (
+    REGIONAL,
+    REGIONAL_MIN_HOURS,
+    REGIONAL_TOLERANCE_LN,
+    REGIONAL_WEIGHT,
+    reads_the_air,
+)
 from tianlan.qc.fraud.forensic_common import (
     FORENSIC_PARAMETERS,
     _aligned,
@@ -184,6 +191,12 @@ def neighbour_step(v: np.ndarray, level: np.ndarray, cut: float, h: float) -> tu
         "daily_limit_weight": Param(DAILY_LIMIT_WEIGHT, "", "score factor at an air gas's 24-hour limit that is no "
                                     "1-hour breakpoint (NO2 80 µg/m³, CO 4 mg/m³: hours are judged on the 1-hour "
                                     "scale; hourly_grade) — a notice by the default policy; 1: off"),
+        "regional_weight": Param(REGIONAL_WEIGHT, "", "score factor at an air station when O3 (regional: formed over "
+                                 "hours across a city) sat just below the cut-off at its neighbours' level "
+                                 "(for01_regional) — a notice by the default policy; 1: off"),
+        "regional_tolerance_ln": Param(REGIONAL_TOLERANCE_LN, "ln units", "… at every such hour at least the "
+                                       "neighbours' median less this"),
+        "regional_min_hours": Param(REGIONAL_MIN_HOURS, "h", "… over at least this many hours just below"),
     },
     parameters=FORENSIC_PARAMETERS,
 )
@@ -196,7 +209,9 @@ def threshold_bunching(series: Series, ctx: Context, *, window_days: float, widt
                        paired_min_below: int = 4, paired_contrast: float = 2.0, companion_window_h: int = 3,
                        companion_alpha: float = 0.01, paired_strong_alpha: float = 0.0001,
                        paired_strong_shortfall: float = 3.0,
-                       daily_limit_weight: float = DAILY_LIMIT_WEIGHT) -> list[Finding]:
+                       daily_limit_weight: float = DAILY_LIMIT_WEIGHT, regional_weight: float = REGIONAL_WEIGHT,
+                       regional_tolerance_ln: float = REGIONAL_TOLERANCE_LN,
+                       regional_min_hours: int = REGIONAL_MIN_HOURS) -> list[Finding]:
     """Periods whose values bunch just at or below a limit or IAQI breakpoint (catalogue FOR-01).
 
     Cut-offs: ``ctx.limits[series.parameter]`` and, for the six air pollutants, the HJ 633 IAQI
@@ -260,7 +275,11 @@ def threshold_bunching(series: Series, ctx: Context, *, window_days: float, widt
     At an ambient-air station, a finding at a gas's 24-hour limit that is no 1-hour breakpoint
     (NO2 80 µg/m³, CO 4 mg/m³: hourly gas values are judged on their 1-hour scale, HJ 633-2012) has
     its score multiplied by ``daily_limit_weight`` — a notice, not a warning
-    (:mod:`tianlan.qc.fraud.hourly_grade`); the evidence says ``judged_hourly``.
+    (:mod:`tianlan.qc.fraud.hourly_grade`); the evidence says ``judged_hourly``. So is an O3
+    finding at an air station whose hours just below the cut-off read at least the neighbours'
+    median less ``regional_tolerance_ln`` at every hour (ozone is regional: the air stayed under
+    the cut-off; score × ``regional_weight``, :mod:`tianlan.qc.fraud.for01_regional`; the evidence
+    gives ``neighbour_level_below`` and ``notice: "for01_regional"``).
     """
     cuts = cutoffs(series.parameter, ctx.limits, use_iaqi=iaqi_breakpoints, edition=edition)
     if not cuts or len(series) == 0:
@@ -392,8 +411,19 @@ def threshold_bunching(series: Series, ctx: Context, *, window_days: float, widt
             hourly = judged_hourly(series.parameter, str(best.get("cutoff_kind", "")), ctx.attrs.get("kind"))
             if not hourly:
                 score *= daily_limit_weight
+            extra: dict[str, Any] = {}
+            if (regional_weight < 1 and not converted and ctx.attrs.get("kind") == "air"
+                    and series.parameter.split(":")[0] in REGIONAL):
+                air = reads_the_air(values, level, s, e, cut, float(best["half_width"]),
+                                    tolerance=regional_tolerance_ln, min_hours=int(regional_min_hours))
+                if air is not None:
+                    extra["neighbour_level_below"] = air
+                    if air["reads_the_air"]:
+                        score *= regional_weight
+                        extra["notice"] = "for01_regional"
             out.append(Finding(s, e, Status.SUSPECT, "bunching_below_cutoff", score, {
-                **best, "judged_hourly": hourly, "period": [_iso(int(series.times[s])), _iso(int(series.times[e - 1]) + step)],
+                **best, **extra, "judged_hourly": hourly,
+                "period": [_iso(int(series.times[s])), _iso(int(series.times[e - 1]) + step)],
                 "windows_union": [_iso(int(series.times[ws])), _iso(int(series.times[we - 1]) + step)],
                 "windows_flagged": len(g), "resolution": res, "neighbours": list(_neighbour_series(series, ctx)),
                 "o2_converted": converted,

@@ -33,6 +33,8 @@ from tianlan.qc.fraud.spatial import (
     trailing_median,
 )
 from tianlan.qc.fraud.water_level import own_level_moved
+from tianlan.qc.fraud.water_own import OWN_WEIGHT, own_verdict
+from tianlan.qc.fraud.water_own import own_z as own_range_z
 from tianlan.qc.fraud.water_steps import river_steps
 from tianlan.qc.fraud.water_witness import middle_witness
 
@@ -362,6 +364,10 @@ def _temperature(series: Series, ctx: Context, temp: np.ndarray | None, up: list
         "step_own": Param(0.25, "share", "… and the station's own level stepped the same way by this share of it "
                           "(one reference: 1 − step_spread) …"),
         "step_z": Param(5.0, "standard errors", "… and this many standard errors of the residual's step"),
+        "own_z": Param(2.0, "robust z", "an episode whose station's own deviation from its trailing median stays "
+                       "under this many of its own robust scales (the references moved, not the station) is a "
+                       "notice (score × own_weight); 0: off"),
+        "own_weight": Param(OWN_WEIGHT, "", "score factor of such an episode (0.5: level 1 by the default policy)"),
     },
     systems=("water",),
     history_s=21 * 86400,
@@ -371,7 +377,7 @@ def river_coherence(series: Series, ctx: Context, *, z_threshold: float, min_dep
                     max_lag_hours: float, shift_days: int, shift_ref_days: int, shift_min: float | Mapping[str, float],
                     shift_z: float, witness_share: float = 0.5, own_share: float = 0.5, step_hours: float = 24.0,
                     step_min: float | Mapping[str, float] = 0.2, step_spread: float = 0.4, step_own: float = 0.25,
-                    step_z: float = 5.0) -> list[Finding]:
+                    step_z: float = 5.0, own_z: float = 2.0, own_weight: float = OWN_WEIGHT) -> list[Finding]:
     """Hours when the station departs from its upstream and downstream stations (catalogue WAT-04).
 
     For each adjacent station in ``attrs["upstream"]``/``["downstream"]`` that measures the
@@ -402,7 +408,12 @@ def river_coherence(series: Series, ctx: Context, *, z_threshold: float, min_dep
     against every reference steps by ``step_min`` within an hour or two and stays a day, the steps
     agree and the station's own level went the same way: a setting changed while a neighbour had
     been rescaled for days (the level-shift test's two-week reference then holds the neighbour's
-    change). Evidence ``kind``: episode, level shift or step.
+    change). An episode whose station's own series stayed within its usual range — its deviation
+    from its trailing median under ``own_z`` of its own robust scales over the hours
+    (:mod:`tianlan.qc.fraud.water_own`) — is a notice (score × ``own_weight``, evidence
+    ``own_range`` with the rule): the references moved (an adjacent station and the witness diluted
+    in the same days) while the station only swung as it does of its own accord.
+    Evidence ``kind``: episode, level shift or step.
     SUSPECT; score 0.8 at ``z_threshold`` (median of the smaller |z|; with a witness, of the
     adjacent stations' |z|), 1 at 1.25 × it.
     """
@@ -438,6 +449,8 @@ def river_coherence(series: Series, ctx: Context, *, z_threshold: float, min_dep
         ok_all &= np.isfinite(z)
     zmat = np.vstack(zs)
     own_dev: np.ndarray | None = None  # the station against its own past (computed when needed)
+    own_zs: np.ndarray | None = None  # … in its own robust scales (computed when needed)
+    own_z_thr = float(own_z)
     out: list[Finding] = []
     for sign in (-1.0, 1.0):
         with np.errstate(invalid="ignore"):
@@ -460,9 +473,19 @@ def river_coherence(series: Series, ctx: Context, *, z_threshold: float, min_dep
             # with a witness (held to a share of the thresholds) the adjacent station's |z| scores
             zk = zmat[:-1] if refs[-1]["witness"] else zmat
             zmin = float(np.median(np.min(np.abs(zk[:, s:e][:, sel]), axis=0)))
+            score = score01(zmin, z_threshold)
+            own_ev: dict[str, Any] | None = None
+            if own_z_thr > 0:  # the station's own series within its usual range: the references moved
+                if own_zs is None:
+                    own_zs = own_range_z(series.times, x, series.step_s, window_days=window_days, guard_hours=guard_hours,
+                                         min_scale=min_scale)
+                own_ev = own_verdict(own_zs, s, e, sel, sign, own_z_thr)
+                if not own_ev["moved"]:
+                    score = round(score * own_weight, 4)
+                    own_ev["rule"] = "own series within its usual range: a notice (the references moved)"
             out.append(Finding(s, e, Status.SUSPECT,
                                f"WAT-04 {series.parameter} {'below' if sign < 0 else 'above'} the river up- and downstream",
-                               score01(zmin, z_threshold), {
+                               score, {
                                    **iso_span(series, s, e), "station": series.station,
                                    "values": slice_values(series.values, s, e),
                                    "references": [{"station": ref["station"], "direction": ref["direction"],
@@ -473,7 +496,7 @@ def river_coherence(series: Series, ctx: Context, *, z_threshold: float, min_dep
                                                    "departure": round(float(np.nanmedian(ref["departure"][s:e][sel])), 4)}
                                                   for ref in refs],
                                    "scale": "difference" if series.parameter in LINEAR else "ln ratio",
-                                   "kind": "episode", "single_reference": len(refs) == 1,
+                                   "kind": "episode", "single_reference": len(refs) == 1, "own_range": own_ev,
                                    "thresholds": {"z_threshold": z_threshold, "min_departure": min_dep,
                                                   "stable_z": stable_z, "window_days": window_days,
                                                   "guard_hours": guard_hours, "min_hours": min_hours},
