@@ -29,6 +29,14 @@ from tianlan.qc.checks._common import (  # noqa: F401 - re-exported for cems, wa
 )
 from tianlan.qc.core import Context, Finding, Param, Series, Status, detector
 from tianlan.qc.fraud.pairs import PAIR_WEIGHT, sole_neighbour
+from tianlan.qc.fraud.spatial_notices import (
+    FLOOR_WEIGHT,
+    UPSHIFT_ABOVE_SHARE,
+    UPSHIFT_WEIGHT,
+    ZERO_DRIFT,
+    at_zero,
+    upshift_factor,
+)
 
 #: Evidence weight of a SPA-01 finding above the neighbours (not the direction falsification takes).
 UPWARD_WEIGHT = 0.5
@@ -324,6 +332,17 @@ def neighbour_z(series: Series, ctx: Context, *, max_km: float, max_neighbours: 
         "upward_weight": Param(UPWARD_WEIGHT, "", "score factor of an episode above the neighbours: falsification lowers"
                                " an ambient reading, so a station above its neighbours for hours is a local source or a"
                                " fault — a notice by the default policy, not a warning; 1: off"),
+        "floor_weight": Param(FLOOR_WEIGHT, "", "score factor of a gas episode below the neighbours in which the station"
+                              " reads within its analyser's zero drift (floors): an analyser reporting its zero (an"
+                              " unmarked zero check, a lost sample flow) is a fault, not a lowered reading; 1: off"),
+        "floors": Param(dict(ZERO_DRIFT), "unit of the value", "per gas, the band above zero a reading cannot be told"
+                        " from zero in (HJ 654-2013 24-h zero drift at 25 °C); parameters not named are not covered"),
+        "upshift_weight": Param(UPSHIFT_WEIGHT, "", "score factor of an upward level shift that takes the station above"
+                                " its usual level against the neighbours (before the reference days): a new local source,"
+                                " an upward drift or a siting change, not the end of a lowered period"
+                                " (tianlan.qc.fraud.spatial_notices); 1: off"),
+        "upshift_share": Param(UPSHIFT_ABOVE_SHARE, "", "an upward shift is a rise above the usual level when its recent"
+                               " level lies this share of the shift or more above it"),
     },
     systems=("air",),
     history_s=45 * 86400,
@@ -333,7 +352,9 @@ def neighbour_consistency(series: Series, ctx: Context, *, max_km: float, max_ne
                           min_scale: float, min_log_ratio: float, shift_days: int, shift_ref_days: int,
                           shift_min_ln: float | Mapping[str, float], shift_z: float,
                           offsets: Mapping[str, float] | None, titration: bool,
-                          pair_weight: float = PAIR_WEIGHT, upward_weight: float = UPWARD_WEIGHT) -> list[Finding]:
+                          pair_weight: float = PAIR_WEIGHT, upward_weight: float = UPWARD_WEIGHT,
+                          upshift_weight: float = UPSHIFT_WEIGHT, upshift_share: float = UPSHIFT_ABOVE_SHARE,
+                          floor_weight: float = FLOOR_WEIGHT, floors: Mapping[str, float] | None = ZERO_DRIFT) -> list[Finding]:
     """Episodes and persistent shifts of the station against the median of its neighbours (SPA-01).
 
     Residual ``r = ln(x+c) − median ln(y_k+c)`` over neighbours within ``max_km`` (at least
@@ -359,13 +380,20 @@ def neighbour_consistency(series: Series, ctx: Context, *, max_km: float, max_ne
     clipping, relocation to cleaner air: qc_fraud.md §A.1, §A.7), so a station above its
     neighbours for some hours is a local source (a boiler, a road, a building site) or an analyser
     fault — worth listing as a data-quality notice, not a fraud warning. Upward level shifts keep
-    their weight: the end of a lowered period is one, and where the lowering began before the data
-    or within the reference days it is the only trace of it (measured: weighting them too cost 3
-    of 50 injected scalings).
+    their weight unless they rise above the station's usual level: the end of a lowered period is
+    one, and where the lowering began within the reference days it is the only trace of it
+    (measured: weighting all of them cost 3 of 50 injected scalings).
     * **level shift** — the median daily residual of the last ``shift_days`` moved by at least
       ``shift_min_ln`` and ``shift_z`` robust scales from the ``shift_ref_days`` before (a changed
       slope or span — persistent scaling — or an unapproved relocation). Score: 0.8 when the shift
       just reaches its threshold, 1 at 1.25 × it.
+
+    **Two more notices** (:mod:`tianlan.qc.fraud.spatial_notices`): an upward level shift whose
+    recent level lies ``upshift_share`` of the shift or more above the station's usual level (the
+    days before the reference days) — a new local source, an upward drift, a siting change — has
+    its score multiplied by ``upshift_weight``; an episode below the neighbours in which a gas reads
+    within its analyser's zero drift (``floors``, HJ 654) — an analyser reporting its zero — by
+    ``floor_weight``. Both name their rule in the evidence (``"notice"``).
     """
     res = neighbour_z(series, ctx, max_km=max_km, max_neighbours=int(max_neighbours), min_neighbours=int(min_neighbours),
                       window_days=window_days, min_scale=min_scale, offsets=offsets)
@@ -400,6 +428,11 @@ def neighbour_consistency(series: Series, ctx: Context, *, max_km: float, max_ne
             if share is not None:
                 ev["no2_surplus_share_of_o3_shortfall"] = round(share, 3)
             weight = _pair_weight(res, s, e, mask, pair_weight, ev) * (upward_weight if sign > 0 else 1.0)
+            zero = at_zero(series.values, s, e, mask, per_parameter(floors, series.parameter)) \
+                if sign < 0 and floor_weight < 1 and floors else None
+            if zero is not None:
+                ev.update({"notice": "spa01_gas_at_zero", "station_median": round(zero, 3)})
+                weight *= floor_weight
             out.append(Finding(s, e, Status.SUSPECT,
                                "SPA-01 station below its neighbours" if sign < 0 else "SPA-01 station above its neighbours",
                                round(weight * score01(float(np.median(np.abs(zz))), z_threshold), 4), ev))
@@ -418,10 +451,12 @@ def neighbour_consistency(series: Series, ctx: Context, *, max_km: float, max_ne
                        "reference_median_ln": round(ep["reference_median"], 4), "recent_median_ln": round(ep["recent_median"], 4),
                        "reference_scale_ln": round(ep["scale"], 4),
                        "daily_residual_ln": slice_values(dm, ep["first_day"], ep["last_day"] + 1, 3)})
+            weight = upshift_factor(dm, ep, ref_days=int(shift_ref_days), min_days=int(np.ceil(0.7 * shift_days)),
+                                    weight=upshift_weight, share=upshift_share, ev=ev)
             out.append(Finding(s, e, Status.SUSPECT,
                                "SPA-01 level shifted down against neighbours" if ep["sign"] < 0
                                else "SPA-01 level shifted up against neighbours",
-                               score01(abs(ep["shift"]), max(min_shift, shift_z * ep["scale"])), ev))
+                               round(weight * score01(abs(ep["shift"]), max(min_shift, shift_z * ep["scale"])), 4), ev))
     out.sort(key=lambda f: (f.start, f.end))
     return out
 
