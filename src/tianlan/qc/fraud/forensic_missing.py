@@ -124,6 +124,11 @@ def local_threshold(level: np.ndarray, grid: np.ndarray, q: float, days: int) ->
                                     "window leaves a noisy series' values above the 0.75 quantile nearly as often as "
                                     "before, and none above the 0.9; 0 = off (the built-in configuration sets 0.9 for "
                                     "flue-gas outlets and water stations)"),
+        "own_gap_edge": Param(0.0, "", "own-level test: a window must also show its gaps at the top of its values (the "
+                              "reported hours at the gaps' edges the highest left, against the same gap pattern laid "
+                              "elsewhere on the record): the binomial counts a slow river's hours as independent and "
+                              "flags random gaps in a low-water week; 0 = off (the built-in configuration sets 1 for "
+                              "water stations)"),
         "min_missing_share": Param(0.1, "share", "own-level test: fewest missing values in a window"),
         "neighbour_lag_h": Param(0.0, "h", "each neighbour's series is shifted by the lag (at most this many hours "
                                  "either way) at which it correlates best with the station's own (log values): a "
@@ -143,7 +148,8 @@ def selective_missingness(series: Series, ctx: Context, *, high_quantile: float,
                           second_ring: int = 3, window_long_days: float = 10.0, fragment_max_h: float = 0.0,
                           fragment_min_gaps: int = 3, fragment_min_missing: int = 6,
                           fragment_alpha: float = 0.002, episode_gap_h: float = 0.0,
-                          episode_min_gaps: int = 2, level_parameter: str = "a34004") -> list[Finding]:
+                          episode_min_gaps: int = 2, level_parameter: str = "a34004",
+                          own_gap_edge: float = 0.0) -> list[Finding]:
     """Station-months where the series is missing far more often when its neighbours are high
     (catalogue FOR-05).
 
@@ -204,7 +210,7 @@ def selective_missingness(series: Series, ctx: Context, *, high_quantile: float,
         own = own_level_missingness(series, window_days=own_window_days, quantile=own_quantile,
                                     min_missing_share=min_missing_share, min_runs=min_runs, alpha=alpha,
                                     min_risk_ratio=min_risk_ratio, min_missing_high=min_missing_high,
-                                    upper_quantile=own_quantile_upper)
+                                    upper_quantile=own_quantile_upper, gap_edge=own_gap_edge)
     if len(nbs) < min_neighbours:
         return own
     kw: dict[str, Any] = dict(
@@ -525,7 +531,7 @@ def rank_shift_auc(miss: np.ndarray, level: np.ndarray, *, fm: np.ndarray | None
 
 def own_level_missingness(series: Series, *, window_days: float, quantile: float, min_missing_share: float,
                           min_runs: int, alpha: float, min_risk_ratio: float, min_missing_high: int,
-                          upper_quantile: float = 0.0) -> list[Finding]:
+                          upper_quantile: float = 0.0, gap_edge: float = 0.0) -> list[Finding]:
     """FOR-05 for a station without neighbours (a flue-gas outlet, an isolated station): windows whose
     gaps took the top of the station's own distribution with them.
 
@@ -541,7 +547,13 @@ def own_level_missingness(series: Series, *, window_days: float, quantile: float
     is merely cleaner has no reason to be gappy. With ``upper_quantile`` (> ``quantile``) the
     window is tested at both quantiles, each at ``alpha``/2 (Bonferroni): a cut at the top fifth of a
     noisy series (a stack's SO2 hour to hour) leaves about as many values above the 0.75 quantile
-    as before and none above the 0.9 one. Overlapping flagged windows make one finding
+    as before and none above the 0.9 one. The binomial counts the window's hours as independent
+    draws; on a slowly varying series (a river) they are not: a low-water week has few values above
+    the record's quantile whether or not hours are missing, and the binomial then flags random gaps
+    in it (docs/qc.md, "FOR-05 on random outages"). With ``gap_edge`` a window flagged by the
+    binomial must also pass the gap-edge test (:func:`_gap_edge_p`, p < ``gap_edge``): the reported
+    hours at its gaps' edges are the highest left, against the same gap pattern laid elsewhere on
+    the record (a circular-shift null that keeps the autocorrelation). Overlapping flagged windows make one finding
     (SUSPECT, ``selective_missingness_own_level``; score 0.8 at ``min_risk_ratio``, 1 at 1.25 × it).
     """
     x = series.values
@@ -575,6 +587,7 @@ def own_level_missingness(series: Series, *, window_days: float, quantile: float
         present = x[s:e][fin[s:e]]
         if present.size < 24:
             continue
+        edge: tuple[float, float, int] | None = None
         for q in qs:
             thr = float(np.quantile(rest, q))
             k = int(np.count_nonzero(present > thr))
@@ -585,12 +598,18 @@ def own_level_missingness(series: Series, *, window_days: float, quantile: float
             p = _binom_cdf(k, int(present.size), 1.0 - q)
             if p >= alpha / len(qs):
                 continue
+            if gap_edge > 0 and edge is None:  # the window's gaps, not its level: once per window
+                edge = _gap_edge_p(x, fin, s, e)
+            if edge is not None and edge[0] >= gap_edge:
+                break
             found.append((s, e, {"window": [_iso(int(t[s])), _iso(int(t[e - 1]) + step)], "missing": n_miss,
                                  "slots": e - s, "gaps": len(gaps), "reference_quantile": q,
                                  "reference_threshold": round(thr, 6), "reference_values": int(rest.size),
                                  "present": int(present.size), "present_above": k,
                                  "expected_above": round(expected, 2), "ratio": round(ratio, 3), "p_value": p,
                                  "quantiles_tested": list(qs),
+                                 "gap_edge": None if edge is None else {
+                                     "p_value": edge[0], "mean_percentile": round(edge[1], 4), "edges": edge[2]},
                                  "present_max": round(float(present.max()), 6) if present.size else None}))
             break
     out: list[Finding] = []
@@ -612,3 +631,49 @@ def own_level_missingness(series: Series, *, window_days: float, quantile: float
         }))
     return out
 
+
+
+
+def _gap_edge_p(x: np.ndarray, fin: np.ndarray, s: int, e: int, min_shift: int = 24,
+                max_shifts: int = 2000) -> tuple[float, float, int]:
+    """Gap-edge test of one own-level window [s, e): (p-value, statistic, edges).
+
+    The edges are the reported steps just before and just after each gap of the window. Statistic:
+    their mean percentile among the window's reported values (ties half). A cut of every value above
+    a threshold leaves the edges where the series crossed it, at the top of what is left; gaps at
+    random times leave them anywhere. Null: the window's gap pattern laid over the record at every
+    other start at least ``min_shift`` steps away (at most ``max_shifts`` of them, evenly spaced),
+    the statistic recomputed on the values found there: this keeps the gap runs and the series'
+    autocorrelation, so a slow river's smooth hours do not count as independent evidence.
+    p = (1 + #{null ≥ observed}) / (1 + shifts); 1.0 without two edges or 19 shifts."""
+    n, w = x.size, e - s
+    miss = ~fin[s:e]
+    gaps = true_runs(miss)
+    rel = sorted({g0 - 1 for g0, _ in gaps if g0 >= 1} | {g1 for _, g1 in gaps if g1 < w})
+    rel_a = np.array([r for r in rel if not miss[r]], dtype=np.int64)
+    if rel_a.size < 2 or n - w < 2 * min_shift:
+        return 1.0, math.nan, int(rel_a.size)
+
+    def stat(j: int) -> float:
+        xs, ok = x[j:j + w], fin[j:j + w] & ~miss
+        vals = xs[ok]
+        edge = rel_a[ok[rel_a]]
+        if vals.size < 24 or edge.size < 2:
+            return math.nan
+        srt = np.sort(vals)
+        ev = xs[edge]
+        pct = (np.searchsorted(srt, ev, "left") + np.searchsorted(srt, ev, "right")) / (2.0 * srt.size)
+        return float(pct.mean())
+
+    obs = stat(s)
+    if not math.isfinite(obs):
+        return 1.0, obs, int(rel_a.size)
+    starts = np.arange(n - w + 1)
+    starts = starts[np.abs(starts - s) >= min_shift]
+    if starts.size > max_shifts:
+        starts = starts[np.linspace(0, starts.size - 1, max_shifts).astype(np.int64)]
+    null = np.array([stat(int(j)) for j in starts])
+    null = null[np.isfinite(null)]
+    if null.size < 19:
+        return 1.0, obs, int(rel_a.size)
+    return float((1 + np.count_nonzero(null >= obs - 1e-12)) / (1 + null.size)), obs, int(rel_a.size)

@@ -37,6 +37,7 @@ from tianlan.qc.fraud.spatial_notices import (
     at_zero,
     upshift_factor,
 )
+from tianlan.qc.fraud.spatial_ox import OX_WEIGHT, OX_Z, ox_factor
 
 #: Evidence weight of a SPA-01 finding above the neighbours (not the direction falsification takes).
 UPWARD_WEIGHT = 0.5
@@ -341,6 +342,12 @@ def neighbour_z(series: Series, ctx: Context, *, max_km: float, max_neighbours: 
                                 " its usual level against the neighbours (before the reference days): a new local source,"
                                 " an upward drift or a siting change, not the end of a lowered period"
                                 " (tianlan.qc.fraud.spatial_notices); 1: off"),
+        "ox_weight": Param(OX_WEIGHT, "", "score factor of an O3 or NO2 episode below the neighbours in which the"
+                           " station's total oxidant Ox = O3 + NO2 (ppb) stays at its usual offset from the neighbours':"
+                           " NO titrating O3 into NO2, or less local NO — chemistry, not a lowered reading"
+                           " (tianlan.qc.fraud.spatial_ox); 1: off"),
+        "ox_z": Param(OX_Z, "robust scales", "Ox counts as conserved when the episode's Ox residual lies at most this"
+                      " many robust scales (and at most 0.25 ln) below the station's usual Ox offset"),
         "upshift_share": Param(UPSHIFT_ABOVE_SHARE, "", "an upward shift is a rise above the usual level when its recent"
                                " level lies this share of the shift or more above it"),
     },
@@ -354,7 +361,8 @@ def neighbour_consistency(series: Series, ctx: Context, *, max_km: float, max_ne
                           offsets: Mapping[str, float] | None, titration: bool,
                           pair_weight: float = PAIR_WEIGHT, upward_weight: float = UPWARD_WEIGHT,
                           upshift_weight: float = UPSHIFT_WEIGHT, upshift_share: float = UPSHIFT_ABOVE_SHARE,
-                          floor_weight: float = FLOOR_WEIGHT, floors: Mapping[str, float] | None = ZERO_DRIFT) -> list[Finding]:
+                          floor_weight: float = FLOOR_WEIGHT, floors: Mapping[str, float] | None = ZERO_DRIFT,
+                          ox_weight: float = OX_WEIGHT, ox_z: float = OX_Z) -> list[Finding]:
     """Episodes and persistent shifts of the station against the median of its neighbours (SPA-01).
 
     Residual ``r = ln(x+c) − median ln(y_k+c)`` over neighbours within ``max_km`` (at least
@@ -393,7 +401,11 @@ def neighbour_consistency(series: Series, ctx: Context, *, max_km: float, max_ne
     days before the reference days) — a new local source, an upward drift, a siting change — has
     its score multiplied by ``upshift_weight``; an episode below the neighbours in which a gas reads
     within its analyser's zero drift (``floors``, HJ 654) — an analyser reporting its zero — by
-    ``floor_weight``. Both name their rule in the evidence (``"notice"``).
+    ``floor_weight``. Both name their rule in the evidence (``"notice"``). A third
+    (:mod:`tianlan.qc.fraud.spatial_ox`): an O3 or NO2 episode below the neighbours in which the
+    station's total oxidant Ox = O3 + NO2 stays at its usual offset from the neighbours' (NO
+    titrating O3, or less local NO: the deficit of one gas reappears in the other) has its score
+    multiplied by ``ox_weight`` (notice ``spa01_ox_conserved``).
     """
     res = neighbour_z(series, ctx, max_km=max_km, max_neighbours=int(max_neighbours), min_neighbours=int(min_neighbours),
                       window_days=window_days, min_scale=min_scale, offsets=offsets)
@@ -433,6 +445,9 @@ def neighbour_consistency(series: Series, ctx: Context, *, max_km: float, max_ne
             if zero is not None:
                 ev.update({"notice": "spa01_gas_at_zero", "station_median": round(zero, 3)})
                 weight *= floor_weight
+            elif sign < 0:
+                weight *= ox_factor(series, ctx, res, s, e, mask, min_neighbours=int(min_neighbours), weight=ox_weight,
+                                    z=ox_z, ev=ev)
             out.append(Finding(s, e, Status.SUSPECT,
                                "SPA-01 station below its neighbours" if sign < 0 else "SPA-01 station above its neighbours",
                                round(weight * score01(float(np.median(np.abs(zz))), z_threshold), 4), ev))
