@@ -39,13 +39,18 @@ or lie within :data:`INCIDENT_GAP_H` hours of each other, across parameters and 
 incidents — what an operator opens — and count an incident as true when any of its alarms is
 true. Both precisions are printed; the strict alarm precision stays the headline one. The **clean data** row runs the same
 data without injections: false alarms (level ≥ 2) per station-month (stations × days / 30.44).
+The **random outages (control)** row runs the clean data with hours lost at random, independent of
+the level (:func:`tianlan.sim.outages.random_outages`: 3 % single hours and outages of 2–48 h over
+5 % of each station's hours, seed ``--seed``): the level ≥ 2 alarms the clean data do not raise
+identically, per station-month — innocent missingness that a detector of selective deletion, or
+any test that reacts to gaps, must not alarm on (``--no-control`` leaves it out).
 
 ``--scan-year`` instead times a batch scan of a province-year (:func:`province_year`: 60 stations ×
 8760 h, every air detector, one process) and prints the seconds per detector.
 
     .venv/bin/python benchmarks/detection.py [--months 6] [--injections 20] [--seed 2019]
         [--datasets hebei,cems,water] [--methods tianlan,qartod,qartod-matched] [--stations N] [--json out.json]
-        [--scan-year]
+        [--scan-year] [--no-control]
         [--ground-truth DIR]
 """
 
@@ -85,6 +90,7 @@ from tianlan.sim.fraud import (  # noqa: E402
     random_injections,
     write_ground_truth,
 )
+from tianlan.sim.outages import random_outages  # noqa: E402
 
 SHARED = Path(os.environ.get("TIANLAN_SHARED_DIR", Path(__file__).resolve().parents[1].parent / "shared"))
 HEBEI = SHARED / "data" / "cnemc-hebei-2019"
@@ -99,6 +105,7 @@ WATER_LIMITS = {"w01019": 6.0, "w21003": 1.0, "w21011": 0.2, "w01009": 5.0}
 MIN_LEVEL = 2
 DAYS_PER_MONTH = 30.44
 INCIDENT_GAP_H = 6  # alarms of a station this close (h) are one incident (as alarm episodes merge)
+OUTAGES_ROW = "random outages (control)"
 
 console = Console(width=200)
 # Detectors meet all-NaN windows in real data (gaps); their NumPy warnings would drown the tables.
@@ -546,6 +553,7 @@ class Result:
     errors: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     title_note: str = ""  # e.g. the matched baseline's budget and chosen strictness
+    control: Row | None = None  # the random-outages control: new level ≥ 2 alarms on innocent gaps
 
 
 def score(scenario: str, alarms: Sequence[Alarm], truths: Sequence[GroundTruth],
@@ -591,8 +599,10 @@ def score(scenario: str, alarms: Sequence[Alarm], truths: Sequence[GroundTruth],
 
 
 def evaluate(ds: DataSet, method: Method, *, injections: int, seed: int, gt_dir: Path | None = None,
-             progress: Callable[[str], None] | None = None, only: Sequence[str] | None = None) -> Result:
-    """The table of one data set and one method (clean row + one row per scenario).
+             progress: Callable[[str], None] | None = None, only: Sequence[str] | None = None,
+             control: bool = True) -> Result:
+    """The table of one data set and one method (clean row, the random-outages control row unless
+    ``control`` is false, one row per scenario).
 
     ``only``: run just these scenarios (the others are skipped; each scenario keeps the seed it has
     in a full run, so its row is the same either way)."""
@@ -611,6 +621,7 @@ def evaluate(ds: DataSet, method: Method, *, injections: int, seed: int, gt_dir:
     clean = Row("clean data", alarms=len(clean_hot), incidents=len(incidents(clean_hot)), seconds=time.perf_counter() - t0)
     clean.per_station_month = clean.alarms / ds.station_months
     clean.top = Counter(a.detector for a in clean_alarms if a.level >= MIN_LEVEL).most_common(3)
+    control_row = outage_control(ds, method, clean_alarms, seed) if control else None
     rows = []
     for k, name in enumerate(ds.scenarios):
         if only is not None and name not in only:
@@ -632,7 +643,22 @@ def evaluate(ds: DataSet, method: Method, *, injections: int, seed: int, gt_dir:
     errors = dict(getattr(method, "errors", {}) or {})
     note = method.title_note(ds) if hasattr(method, "title_note") else ""
     return Result(ds.name, ds.description, method.name, method.describe(ds), rows, clean, True, errors,
-                  time.perf_counter() - t_all, note)
+                  time.perf_counter() - t_all, note, control_row)
+
+
+def outage_control(ds: DataSet, method: Method, clean_alarms: Sequence[Alarm], seed: int) -> Row:
+    """The random-outages control: the clean data with hours lost at random, independent of the
+    level (:func:`tianlan.sim.outages.random_outages`: 3 % single hours + outages of 2–48 h over 5 %
+    of each station's hours, every parameter of the hour). Every level ≥ 2 alarm the clean data do
+    not raise identically is a false alarm on innocent missingness — what a detector of selective
+    deletion (or a test that reacts to gaps) must not do."""
+    t0 = time.perf_counter()
+    bg = {a for a in clean_alarms if a.level >= MIN_LEVEL}
+    new = [a for a in method.alarms(ds, random_outages(ds.frame, seed)) if a.level >= MIN_LEVEL and a not in bg]
+    row = Row(OUTAGES_ROW, alarms=len(new), incidents=len(incidents(new)), seconds=time.perf_counter() - t0)
+    row.per_station_month = row.alarms / ds.station_months
+    row.top = Counter(a.detector for a in new).most_common(3)
+    return row
 
 
 def run(datasets: Sequence[DataSet], methods: Sequence[Method], *, injections: int, seed: int,
@@ -674,6 +700,10 @@ def render(result: Result) -> Table:
     table.add_row(c.scenario, "—", "—", "—", "—", str(c.alarms), "—", "—", "—", str(c.incidents), "—", "—",
                   _f(c.per_station_month),
                   ", ".join(f"{d}×{n}" for d, n in c.top), f"{c.seconds:.1f}", style="bold")
+    if (o := result.control) is not None:
+        table.add_row(o.scenario, "—", "—", "—", "—", str(o.alarms), "—", "—", "—", str(o.incidents), "—", "—",
+                      _f(o.per_station_month), ", ".join(f"{d}×{n}" for d, n in o.top), f"{o.seconds:.1f}",
+                      style="italic")
     for r in result.rows:
         table.add_row(r.scenario + (f" ({r.note})" if r.note else ""), str(r.injections), str(r.detected),
                       _f(r.recall), _f(r.recall_any), str(r.alarms), _f(r.precision), _f(r.precision_any),
@@ -717,6 +747,9 @@ def compare(results: Sequence[Result]) -> list[Table]:
         if all(r.clean is not None for r in res):
             t.add_row("clean data", "", "", "", "", " / ".join(_f(r.clean.per_station_month) for r in res if r.clean), "",
                       "", "", style="bold")
+        if all(r.control is not None for r in res):
+            t.add_row(OUTAGES_ROW, "", "", "", "",
+                      " / ".join(_f(r.control.per_station_month) for r in res if r.control), "", "", "", style="italic")
         out.append(t)
     return out
 
@@ -809,6 +842,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                     "runs after tianlan)")
     ap.add_argument("--scenarios", default=None,
                     help="only these scenarios, comma-separated (e.g. spray,clipping); seeds as in a full run")
+    ap.add_argument("--no-control", action="store_true",
+                    help="leave out the random-outages control row (hours lost at random, independent of the level)")
     ap.add_argument("--cems-outlets", type=int, default=20)
     ap.add_argument("--water-rivers", type=int, default=4)
     ap.add_argument("--sim-days", type=int, default=61)
@@ -868,7 +903,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         for ds in datasets:
             for m in methods:
                 res = evaluate(ds, m, injections=args.injections, seed=args.seed, gt_dir=args.ground_truth,
-                               progress=lambda s: status.update(s), only=only)
+                               progress=lambda s: status.update(s), only=only, control=not args.no_control)
                 results.append(res)
                 pass_budget(res, methods)
                 console.print(render(res))

@@ -372,7 +372,8 @@ def _stream_side(ds: DataSet, method: StreamingMethod, *, injections: int, seed:
                  progress: Callable[[str], None] | None) -> tuple[Result, dict[str, list[float]]]:
     """One streaming method on :func:`detection.evaluate`'s injections, with its real-time delays."""
     with tempfile.TemporaryDirectory(prefix="tianlan-stream-gt-") as gt:
-        res = evaluate(ds, method, injections=injections, seed=seed, gt_dir=Path(gt), progress=progress, only=only)
+        res = evaluate(ds, method, injections=injections, seed=seed, gt_dir=Path(gt), progress=progress, only=only,
+                       control=False)
         realtime: dict[str, list[float]] = {}
         if res.available:
             clean_run, scen_runs = method.runs[0], method.runs[1:]
@@ -389,7 +390,7 @@ def compare(ds: DataSet, *, injections: int, seed: int, only: Sequence[str] | No
     """Both paths on the same injections (:func:`detection.evaluate`), plus the real-time delays;
     ``scheduled_every_s`` > 0: also live QC with scheduled scans every that many seconds of data."""
     batch_method = TianlanMethod()
-    batch = evaluate(ds, batch_method, injections=injections, seed=seed, progress=progress, only=only)
+    batch = evaluate(ds, batch_method, injections=injections, seed=seed, progress=progress, only=only, control=False)
     stream, realtime = _stream_side(ds, StreamingMethod(batch_method, forensic_every_s=forensic_every_s),
                                     injections=injections, seed=seed, only=only, progress=progress)
     side = Side(batch, stream, realtime)

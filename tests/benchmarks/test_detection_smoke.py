@@ -42,6 +42,11 @@ def _check(bench: ModuleType, results: list, datasets: list) -> None:
         assert res.clean is not None and res.clean.per_station_month is not None
         assert math.isfinite(res.clean.per_station_month) and res.clean.per_station_month >= 0
         assert "clean data" in text
+        # the random-outages control: innocent gaps, new level ≥ 2 alarms counted per station-month
+        ctl = res.control
+        assert ctl is not None and ctl.scenario == bench.OUTAGES_ROW and "random outages" in text
+        assert ctl.per_station_month is not None and ctl.per_station_month >= 0
+        assert 0 <= ctl.incidents <= ctl.alarms
         if res.method == "Tianlan":
             assert "detectors registered for" in res.about
 
@@ -58,9 +63,9 @@ def test_simulated_cems_and_water_slices() -> None:
     results = bench.run(datasets, [bench.TianlanMethod(), bench.QartodMethod()], injections=1, seed=1)
     _check(bench, results, datasets)
     tables = bench.compare(results)
-    if all(r.available for r in results):  # one side-by-side table per data set, a row per scenario + clean
+    if all(r.available for r in results):  # one side-by-side table per data set: a row per scenario + clean + control
         assert len(tables) == len(datasets)
-        assert [t.row_count for t in tables] == [len(d.scenarios) + 1 for d in datasets]
+        assert [t.row_count for t in tables] == [len(d.scenarios) + 2 for d in datasets]
 
 
 @pytest.mark.skipif(not HEBEI.exists(), reason=f"real data not present: {HEBEI}")

@@ -134,4 +134,4 @@ def test_the_benchmark_matches_tianlans_clean_rate() -> None:
     assert rate <= generous.clean.per_station_month
     assert f"knob level {m.strictness.level}, clean {rate:.2f}" in matched.title_note
     tables = bench.compare(results)
-    assert len(tables) == 1 and tables[0].row_count == len(ds.scenarios) + 1
+    assert len(tables) == 1 and tables[0].row_count == len(ds.scenarios) + 2  # + clean and the random-outages control

@@ -19,32 +19,10 @@ import polars as pl
 from tianlan.qc.config import SiteScope, default_config
 from tianlan.qc.core import Context, Finding, Series, get
 from tianlan.sim.cems_series import cems_frame, water_frame
+from tianlan.sim.outages import random_outages as delete_at_random
 
 #: seeds of the random deletions
 SEEDS = (1, 2, 3)
-
-
-def delete_at_random(frame: pl.DataFrame, seed: int, single: float = 0.03, outage: float = 0.05) -> pl.DataFrame:
-    """Every value column of ``frame`` (station, time_utc, …) missing at random hours: each hour with
-    probability ``single``, and outages of U{2…48} h at uniform random starts until ``outage`` of the
-    station's hours are in one — chosen without looking at any value."""
-    rng = np.random.default_rng(seed)
-    f = frame.sort("station", "time_utc")
-    st = f["station"].to_numpy()
-    drop = np.zeros(f.height, bool)
-    for s in np.unique(st):
-        idx = np.flatnonzero(st == s)
-        m = rng.random(idx.size) < single
-        got = 0
-        while got < outage * idx.size:
-            n = int(rng.integers(2, 49))
-            t0 = int(rng.integers(0, idx.size - n))
-            m[t0:t0 + n] = True
-            got += n
-        drop[idx] = m
-    keep = pl.Series(~drop)
-    cols = [c for c, d in f.schema.items() if c not in ("station", "time_utc", "mark") and d.is_numeric()]
-    return f.with_columns([pl.when(keep).then(pl.col(c)).otherwise(None).alias(c) for c in cols])
 
 
 def for05(frame: pl.DataFrame, kind: str, neighbours: dict[str, list[str]],

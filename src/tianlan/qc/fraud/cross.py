@@ -8,6 +8,7 @@ finding is reported once, on one of them (see each detector), so that one episod
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -37,7 +38,15 @@ from tianlan.qc.fraud.spatial import (
     steps,
 )
 from tianlan.qc.fraud.xv01_context import INVERSION_WEIGHT, after_restart, frozen, recovering
-from tianlan.qc.fraud.xv03_context import CONTEXT_WEIGHT, at_usual_level, blank_hour, blank_mask, other_air
+from tianlan.qc.fraud.xv02_rise import FALL_TOLERANCE_LN, RISE_SHARE, RISE_WEIGHT, above_usual, rose_not_fell
+from tianlan.qc.fraud.xv03_context import (
+    CONTEXT_WEIGHT,
+    at_usual_level,
+    blank_hour,
+    blank_mask,
+    other_air,
+    settling,
+)
 
 PM25, PM10, SO2, NO2, CO, O3, RH = "a34004", "a34002", "a21026", "a21004", "a21005", "a05024", "a01002"
 
@@ -179,6 +188,16 @@ def _log(values: np.ndarray, c: float) -> np.ndarray:
         "use_neighbours": Param(True, "", "remove the neighbours' median ratio first (dust and fog move every station)"),
         "max_km": Param(30.0, "km", "neighbour radius"),
         "min_neighbours": Param(2, "stations", "neighbours needed for the neighbour-adjusted ratio"),
+        "rise_weight": Param(RISE_WEIGHT, "", "a finding where no channel fell against its neighbours and the one"
+                             " that rose lies above its usual level (a new local source or an upward drift;"
+                             " falsification lowers a reading; xv02_rise) is a notice: score × this; 1: off"),
+        "rise_fall_ln": Param(FALL_TOLERANCE_LN, "ln units", "… a channel that fell by less than this against its"
+                              " reference days and sits less than this below its usual level did not fall (a"
+                              " scaling lowers by ≥ 0.22); the risen one was not this far below usual before"),
+        "rise_share": Param(RISE_SHARE, "", "… and the risen channel's level lies at least this share of its shift"
+                            " above its usual level (median daily residual before the reference days: a return"
+                            " from a lowered period lies near it)"),
+        "rise_min_days": Param(5, "d", "… days with data before the reference needed for the usual level"),
     },
     systems=("air",),
     parameters=(PM25, PM10, NO2, CO),
@@ -186,7 +205,9 @@ def _log(values: np.ndarray, c: float) -> np.ndarray:
 )
 def ratio_stability(series: Series, ctx: Context, *, pairs: Sequence[Sequence[str]], recent_days: int, ref_days: int,
                     min_ref_days: int, min_shift: float | Mapping[str, float], z_threshold: float,
-                    use_neighbours: bool, max_km: float, min_neighbours: int) -> list[Finding]:
+                    use_neighbours: bool, max_km: float, min_neighbours: int, rise_weight: float = RISE_WEIGHT,
+                    rise_fall_ln: float = FALL_TOLERANCE_LN, rise_share: float = RISE_SHARE,
+                    rise_min_days: int = 5) -> list[Finding]:
     """Days when a ratio such as PM2.5/PM10 or NO2/CO leaves the station's own seasonal band (XV-02).
 
     Hourly ``ln((x+c)/(y+c))``, less the same ratio's median over neighbours when
@@ -198,6 +219,8 @@ def ratio_stability(series: Series, ctx: Context, *, pairs: Sequence[Sequence[st
     channel's slope or span changed. The finding goes to the channel that moved against its
     neighbours (the larger neighbour-residual shift), or to the primary of the pair without
     neighbours, so one episode gives one finding. Score 0.8 at the band edge, 1 at 1.25 × its half-width.
+    A finding in which no channel fell and the risen one lies above its usual level is a notice
+    (score × ``rise_weight``; :mod:`tianlan.qc.fraud.xv02_rise`).
     """
     pp = _partner(series.parameter, pairs)
     half_min = per_parameter(min_shift, series.parameter)
@@ -241,17 +264,28 @@ def ratio_stability(series: Series, ctx: Context, *, pairs: Sequence[Sequence[st
         if e <= s:
             continue
         shifts: dict[str, float] = {}
+        above: dict[str, float | None] = {}
+        before: dict[str, float | None] = {}
         culprit = series.parameter if (primary or not adjusted) else partner_code
         if adjusted:
-            shifts = _residual_shifts(series, partner, ctx, s, e, ref_days, max_km, min_neighbours)
+            shifts, above, before = _residual_shifts(series, partner, ctx, s, e, ref_days, max_km, min_neighbours,
+                                                     int(rise_min_days), recent_days)
             if len(shifts) == 2:
                 culprit = max(shifts, key=lambda k: abs(shifts[k]))
         if culprit != series.parameter:
             continue
         half = max(half_min, z_threshold * ep["scale"])
+        score = score01(abs(ep["shift"]), half)
+        notice: dict[str, Any] = {}
+        risen = None if rise_weight >= 1 else rose_not_fell(shifts, above, fall_tolerance=rise_fall_ln,
+                                                             share=rise_share, before=before)
+        if risen is not None:
+            score *= float(rise_weight)
+            notice = {"notice": "xv02_rise_above_usual", "risen": risen}
         out.append(Finding(s, e, Status.SUSPECT, f"XV-02 {series.parameter}/{partner_code} ratio "
-                           + ("above" if ep["sign"] > 0 else "below") + " its seasonal band",
-                           score01(abs(ep["shift"]), half), {
+                           + ("above" if ep["sign"] > 0 else "below") + " its seasonal band"
+                           + (f"; notice: no channel fell, {risen} above its usual level" if risen else ""),
+                           score, {
                                **iso_span(series, s, e), "station": series.station,
                                "pair": [series.parameter, partner_code],
                                "inputs": {series.parameter: slice_values(x, s, e), partner_code: slice_values(y, s, e)},
@@ -262,19 +296,31 @@ def ratio_stability(series: Series, ctx: Context, *, pairs: Sequence[Sequence[st
                                "shift_factor": round(float(np.exp(ep["shift"])), 3),
                                "neighbour_adjusted": adjusted, "neighbours": nb_ids,
                                "residual_shift_ln": {k: round(v, 3) for k, v in shifts.items()},
+                               "above_usual_ln": {k: None if v is None else round(v, 3) for k, v in above.items()},
+                               "before_above_usual_ln": {k: None if v is None else round(v, 3)
+                                                         for k, v in before.items()},
+                               **notice,
                                "thresholds": {"recent_days": recent_days, "ref_days": ref_days, "min_shift": half_min,
-                                              "z_threshold": z_threshold},
+                                              "z_threshold": z_threshold, "rise_weight": rise_weight,
+                                              "rise_fall_ln": rise_fall_ln, "rise_share": rise_share},
                            }))
     return out
 
 
 def _residual_shifts(series: Series, partner: Series, ctx: Context, s: int, e: int, ref_days: float,
-                     max_km: float, min_neighbours: int) -> dict[str, float]:
-    """Median neighbour residual of each channel over [s, e) less its median over the reference days."""
+                     max_km: float, min_neighbours: int, min_days: int = 5, recent_days: float = 7,
+                     ) -> tuple[dict[str, float], dict[str, float | None], dict[str, float | None]]:
+    """Median neighbour residual of each channel over [s, e) less its median over the reference days;
+    how far it lies above its usual level, and how far the ``recent_days`` before ``s`` did
+    (:func:`tianlan.qc.fraud.xv02_rise.above_usual`)."""
     out: dict[str, float] = {}
+    above: dict[str, float | None] = {}
+    before: dict[str, float | None] = {}
     t0 = series.times[s] - ref_days * 86400
     t1 = series.times[s]
     ref = (series.times >= t0) & (series.times < t1)
+    ref_start = int(np.searchsorted(series.times, t0))
+    pre_start = int(np.searchsorted(series.times, t1 - recent_days * 86400))
     for ch in (series, Series(series.station, partner.parameter, series.times, aligned(series.times, partner),
                               step_s=series.step_s)):
         res = neighbour_residual(ch, ctx, max_km=max_km, max_neighbours=16, min_neighbours=min_neighbours)
@@ -284,7 +330,9 @@ def _residual_shifts(series: Series, partner: Series, ctx: Context, s: int, e: i
         if np.isfinite(r[ref]).sum() < 24 or np.isfinite(r[s:e]).sum() == 0:
             continue
         out[ch.parameter] = float(np.nanmedian(r[s:e]) - np.nanmedian(r[ref]))
-    return out
+        above[ch.parameter], before[ch.parameter] = above_usual(series.times, r, series.step_s, s, e, ref_start,
+                                                                min_days, pre_start)
+    return out, above, before
 
 
 # --- XV-03 ------------------------------------------------------------------------------------
@@ -342,6 +390,13 @@ def _residual_shifts(series: Series, partner: Series, ctx: Context, s: int, e: i
         "usual_ln": Param(0.3, "ln units", "a finding where PM is within this of its usual relation to the neighbours"
                           " (what fell was a local excess in the flank hours; xv03_context) is a notice (half"
                           " score); 0: off"),
+        "settle_rise_ln": Param(0.7, "ln units", "a finding of at most settle_max_hours starting within"
+                                " settle_gap_hours after missing own PM, in which the station's PM residual"
+                                " climbs by this from its first hour to its last (a monitor settling after an"
+                                " outage; a spray holds one share ±15 %; xv03_context) is a notice (half score);"
+                                " 0: off"),
+        "settle_gap_hours": Param(2.0, "h", "… the latest start after the outage"),
+        "settle_max_hours": Param(8.0, "h", "… the longest such finding"),
     },
     systems=("air",),
     parameters=(PM25, PM10),
@@ -355,7 +410,8 @@ def mist_signature(series: Series, ctx: Context, *, z_threshold: float, sustaine
                    front_tolerance_ln: float = 0.3, restart_hours: float = 2.0,
                    clean_air_pm: Mapping[str, float] | None = None, blank_share: float = 0.1, blank_hours: float = 2.0,
                    blank_repeats: int = 1, air_gas_ln: float = 0.5,
-                   air_excess_ln: float = 0.5, usual_ln: float = 0.3) -> list[Finding]:
+                   air_excess_ln: float = 0.5, usual_ln: float = 0.3, settle_rise_ln: float = 0.7,
+                   settle_gap_hours: float = 2.0, settle_max_hours: float = 8.0) -> list[Finding]:
     """Hours when PM drops against the neighbours while the gases do not (catalogue XV-03).
 
     For each channel the neighbour residual ``r = ln(x+c) − median ln(y_k+c)`` is compared with
@@ -499,6 +555,10 @@ def mist_signature(series: Series, ctx: Context, *, z_threshold: float, sustaine
         blank = blank_mask({c: ch["values"] for c, ch in pm_used.items()},
                            {c: np.exp(ch["r"] + ch["nb_log_median"] - ch["step"]) - ch["offset"]
                             for c, ch in pm_used.items()}, blank_share)
+    with np.errstate(invalid="ignore"), warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # an hour with no PM residual stays NaN
+        pm_r = np.nanmean(np.vstack([ch["r"] for ch in pm_used.values()]), axis=0)
+    settle_gap, settle_max = steps(settle_gap_hours, series.step_s), steps(settle_max_hours, series.step_s)
     out = []
     cache: dict[str, Any] = {}
     for s, e in runs(mask, 1, steps(1, series.step_s), ~np.isfinite(own["z"])):
@@ -527,7 +587,10 @@ def mist_signature(series: Series, ctx: Context, *, z_threshold: float, sustaine
         air, pm_dep, gas_dep = other_air(used, pm_codes, [g for g, _ in gas_series], s, e, mask,
                                             air_gas_ln, air_excess_ln)
         usual = at_usual_level(pm_dep, usual_ln)
-        notice = "xv03_blank_hour" if is_blank else "xv03_other_air" if air else "xv03_usual_level" if usual else None
+        climb = settling(pm_r, s, e, settle_rise_ln) if after_restart(
+            [ch["values"] for ch in pm_used.values()], s, e, settle_gap, settle_max) else None
+        notice = "xv03_blank_hour" if is_blank else "xv03_other_air" if air else "xv03_usual_level" if usual else \
+            "xv03_settling" if climb is not None else None
         if lag is not None:
             score *= LAG_WEIGHT
         elif restart:
@@ -561,6 +624,7 @@ def mist_signature(series: Series, ctx: Context, *, z_threshold: float, sustaine
             "blank_hour": bool(is_blank),
             "other_air": bool(air),
             "at_usual_level": bool(usual),
+            "settling_rise_ln": None if climb is None else round(climb, 3),
             **({"notice": notice} if notice and lag is None and not restart and not clean else {}),
             "pm_departure_ln": None if not np.isfinite(pm_dep) else round(pm_dep, 3),
             "gas_departure_ln": {g: None if not np.isfinite(v) else round(v, 3) for g, v in gas_dep.items()},
@@ -573,7 +637,8 @@ def mist_signature(series: Series, ctx: Context, *, z_threshold: float, sustaine
                            "front_tolerance_ln": front_tolerance_ln, "restart_hours": restart_hours,
                            "clean_air_pm": dict(clean_air), "blank_share": blank_share,
                            "blank_hours": blank_hours, "blank_repeats": blank_repeats, "air_gas_ln": air_gas_ln,
-                           "air_excess_ln": air_excess_ln, "usual_ln": usual_ln},
+                           "air_excess_ln": air_excess_ln, "usual_ln": usual_ln, "settle_rise_ln": settle_rise_ln,
+                           "settle_gap_hours": settle_gap_hours, "settle_max_hours": settle_max_hours},
         }))
     return out
 

@@ -43,8 +43,20 @@ departure, as above, above ``−usual_ln``, 0.3). A spray takes the station belo
 read, by the spray's factor: on the benchmark's 150 injected sprays (seeds 2019, 7, 31) every XV-03
 finding's PM departure was −0.52 or lower. Such a finding is a notice.
 
+**Settling after an outage** (:func:`settling`). A beta-attenuation monitor that comes back after an
+outage (power, maintenance) reads low while its new spot and its heated inlet settle, and climbs back
+to the air hour by hour (as :mod:`tianlan.qc.fraud.xv01_context` says of XV-01's restart): at 1046A on
+16 February 2019, after five hours with every channel missing, PM2.5 read 3 → 3 → 5 → 8 → 13 → 19 →
+28 µg/m³ while its neighbours held at 20–35 — six hours, longer than the one partial cycle
+:mod:`tianlan.qc.fraud.restart_hour` covers. A spray holds the station at one share of the air (the
+benchmark's factor, ±15 % hour to hour: a first-to-last change of its residual of at most
+ln(1.15/0.85) ≈ 0.3, before the neighbours' own noise). A finding of at most ``settle_max_hours`` that
+begins within ``settle_gap_hours`` after missing own PM (:func:`tianlan.qc.fraud.xv01_context.after_restart`)
+and in which the station's PM residual against its neighbours climbs by at least ``settle_rise_ln``
+(0.7, ×2) from its first hour to its last is a notice.
+
 Measured on the clean Hebei 2019 release and the benchmark's spray injections (seeds 2019, 7, 31 ×
-50): docs/qc.md, "XV-03: blank hours and other air".
+50): docs/qc.md, "XV-03: blank hours and other air" and "XV-02 and XV-03: rises and restarts".
 """
 
 from __future__ import annotations
@@ -122,3 +134,18 @@ def at_usual_level(pm_departure: float, usual_ln: float) -> bool:
     ``−usual_ln``: the station's PM over the finding is near its usual relation to its neighbours
     (what fell was an excess in the flank hours). False when ``usual_ln`` ≤ 0 or unknown."""
     return bool(usual_ln > 0 and np.isfinite(pm_departure) and pm_departure > -usual_ln)
+
+
+def settling(r: np.ndarray, s: int, e: int, min_rise_ln: float) -> float | None:
+    """The climb of the log residual ``r`` (the station's PM against its neighbours; NaN where
+    unknown) from the first to the last step of [s, e) where it is finite, when it is at least
+    ``min_rise_ln`` (a monitor settling back to the air), else None; None when ``min_rise_ln`` ≤ 0
+    (off) or fewer than two steps are known."""
+    if min_rise_ln <= 0:
+        return None
+    seg = np.asarray(r[s:e], dtype=np.float64)
+    ok = np.flatnonzero(np.isfinite(seg))
+    if ok.size < 2:
+        return None
+    rise = float(seg[ok[-1]] - seg[ok[0]])
+    return rise if rise >= min_rise_ln else None
