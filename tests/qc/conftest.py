@@ -8,7 +8,10 @@ detectors colleagues write; they are removed from the registry after each test.
 from __future__ import annotations
 
 import calendar
+import sys
 from collections.abc import Iterator
+from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pytest
@@ -154,3 +157,26 @@ def insert_observations(engine, rows: list[dict]) -> None:  # type: ignore[no-un
 def put_observations():  # type: ignore[no-untyped-def]
     """:func:`insert_observations`."""
     return insert_observations
+
+
+class HebeiNetwork(NamedTuple):
+    """The real Hebei 2019 release (January–June) as the detectors see it."""
+
+    series: dict[str, dict[str, Series]]  # station → parameter code → hourly series (period start, UTC)
+    ctxs: dict[str, Context]  # station → context with the production neighbours (tianlan.qc.inputs)
+    station_months: float  # stations × days / 30.44
+
+
+@pytest.fixture(scope="session")
+def hebei() -> HebeiNetwork:
+    """Loaded once for every real-data test of tests/qc (``test_fraud_spatial.load_hebei``); skipped
+    with the reason when the shared data are absent. Tests must not change it: they build changed
+    copies (``with_values``, ``scale_values``)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from test_fraud_spatial import HEBEI, load_hebei
+
+    if not (HEBEI / "2019-01.csv.gz").exists():
+        pytest.skip(f"real data absent: {HEBEI} (../shared/data/cnemc-hebei-2019) not found")
+    series, metas = load_hebei()
+    n_days = next(iter(next(iter(series.values())).values())).times.size / 24
+    return HebeiNetwork(series, build_contexts(series, metas), len(series) * n_days / 30.44)

@@ -21,10 +21,9 @@ import pytest
 
 from tianlan.qc.core import Context, Series, get
 from tianlan.qc.fraud.spatial_notices import UPSHIFT_ABOVE_SHARE, ZERO_DRIFT, at_zero, upshift_factor, usual_level
-from tianlan.qc.inputs import build_contexts
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_fraud_spatial import HEBEI, contexts_of, load_hebei, spa01, synthetic_network, with_values  # noqa: E402
+from test_fraud_spatial import contexts_of, spa01, synthetic_network, with_values  # noqa: E402
 
 OFF = {"upshift_weight": 1.0, "floor_weight": 1.0}
 
@@ -148,17 +147,9 @@ def test_without_neighbours_still_nothing() -> None:
 # --- real data --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def hebei() -> tuple[dict[str, dict[str, Series]], dict[str, Context]]:
-    if not (HEBEI / "2019-01.csv.gz").exists():
-        pytest.skip(f"real data absent: {HEBEI} (../shared/data/cnemc-hebei-2019) not found")
-    series, metas = load_hebei()
-    return series, build_contexts(series, metas)
-
-
-def test_real_data_notices_cut_level2_findings(hebei: tuple[dict[str, dict[str, Series]], dict[str, Context]]) -> None:
+def test_real_data_notices_cut_level2_findings(hebei: tuple[dict[str, dict[str, Series]], dict[str, Context], float]) -> None:
     """On the clean release the two notices take level-2 SPA-01 findings away, and only of their kind."""
-    series, ctxs = hebei
+    series, ctxs, _ = hebei
     spec = get("SPA-01")
     # the Ox notice held off in both runs: it has its own tests (test_background_spa01_ox.py)
     on = {**spec.defaults(), "ox_weight": 1.0}

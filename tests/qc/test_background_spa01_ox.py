@@ -17,10 +17,9 @@ import pytest
 
 from tianlan.qc.core import Context, Series, get
 from tianlan.qc.fraud.spatial_ox import MOLAR_MASS, OX_WEIGHT, OX_Z, ox_residual, ppb
-from tianlan.qc.inputs import build_contexts
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_fraud_spatial import HEBEI, contexts_of, load_hebei, spa01, synthetic_network, with_values  # noqa: E402
+from test_fraud_spatial import contexts_of, spa01, synthetic_network, with_values  # noqa: E402
 
 O3, NO2 = "a05024", "a21004"
 NO_TITRATION = {"titration": False}  # the share rule drops titrated O3 outright; switched off to see the Ox rule
@@ -134,18 +133,10 @@ def _utc(mmdd_hh: str) -> int:
     return calendar.timegm((2019, int(month), int(day), int(hour), 0, 0)) - 8 * 3600
 
 
-@pytest.fixture(scope="module")
-def hebei() -> tuple[dict[str, dict[str, Series]], dict[str, Context]]:
-    if not (HEBEI / "2019-01.csv.gz").exists():
-        pytest.skip(f"real data absent: {HEBEI} (../shared/data/cnemc-hebei-2019) not found")
-    series, metas = load_hebei()
-    return series, build_contexts(series, metas)
-
-
-def test_real_o3_episodes_are_not_titration(hebei: tuple[dict, dict]) -> None:
+def test_real_o3_episodes_are_not_titration(hebei: tuple[dict, dict, float]) -> None:
     """The level-2 O3 episodes below the neighbours on the clean release: Ox well below the
     neighbours' (the O3 deficit is not there as NO2), so none is a notice."""
-    series, ctxs = hebei
+    series, ctxs, _ = hebei
     seen = 0
     for st, when in T.items():
         for f in _episodes(spa01(series[st][O3], ctxs[st])):
@@ -157,18 +148,18 @@ def test_real_o3_episodes_are_not_titration(hebei: tuple[dict, dict]) -> None:
     assert seen == len(T)
 
 
-def test_real_no2_cleaner_air_is_a_notice(hebei: tuple[dict, dict]) -> None:
-    series, ctxs = hebei
+def test_real_no2_cleaner_air_is_a_notice(hebei: tuple[dict, dict, float]) -> None:
+    series, ctxs, _ = hebei
     (f,) = [f for f in _episodes(spa01(series["1065A"][NO2], ctxs["1065A"]))
             if int(series["1065A"][NO2].times[f.start]) == _utc("01-18 20")]
     assert f.evidence["notice"] == "spa01_ox_conserved" and f.score < 0.8 and f.evidence["ox_ratio"] > 0.9
 
 
-def test_real_o3_lowered_is_never_a_notice(hebei: tuple[dict, dict]) -> None:
+def test_real_o3_lowered_is_never_a_notice(hebei: tuple[dict, dict, float]) -> None:
     """O3 lowered (× 0.3, 10 h from noon, as a changed slope or a spray would) at real stations on
     days in May and June: every SPA-01 episode it raises keeps its weight; titrating the same O3
     into NO2 instead (the share rule off) makes the episodes notices."""
-    series, _ = hebei
+    series, _, _ = hebei
     stations = ["1029A", "1036A", "1047A", "1051A", "1057A", "1063A", "1071A", "1078A"]
     lowered = titrated = 0
     for i, st in enumerate(stations):
@@ -190,7 +181,7 @@ def test_real_o3_lowered_is_never_a_notice(hebei: tuple[dict, dict]) -> None:
     assert titrated >= 5  # … and the rule recognises titration where it is
 
 
-def _context(hebei: tuple[dict, dict], series: dict[str, dict[str, Series]], station: str) -> Context:
+def _context(hebei: tuple[dict, dict, float], series: dict[str, dict[str, Series]], station: str) -> Context:
     """The station's context with its own (modified) series, the release's neighbours."""
     base = hebei[1][station]
     return Context(station, series=series[station], neighbours=base.neighbours, distances_km=base.distances_km)

@@ -25,13 +25,10 @@ from tianlan.qc.checks._common import binned_robust_z
 from tianlan.qc.core import Context, Series, get
 from tianlan.qc.fraud.local_fall import abrupt_onset, drop_start, onset_drops, own_log_pm
 from tianlan.qc.fraud.pairs import sole_neighbour
-from tianlan.qc.inputs import build_contexts
 
 sys.path.insert(0, str(Path(__file__).parent))
 from test_fraud_spatial import (  # noqa: E402
-    HEBEI,
     contexts_of,
-    load_hebei,
     scale_values,
     synthetic_network,
     with_values,
@@ -180,16 +177,6 @@ def test_binned_edges_do_not_move_with_the_stations_own_gaps() -> None:
 
 
 # --- the real release ------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def hebei() -> tuple[dict, dict, float]:
-    if not (HEBEI / "2019-01.csv.gz").exists():
-        pytest.skip(f"real data absent: {HEBEI} (../shared/data/cnemc-hebei-2019) not found")
-    series, metas = load_hebei()
-    ctxs = build_contexts(series, metas)
-    n_days = next(iter(next(iter(series.values())).values())).times.size / 24
-    return series, ctxs, len(series) * n_days / 30.44
 
 
 def _count(det: str, series: dict, ctxs: dict, **kw: object) -> tuple[int, list]:

@@ -24,10 +24,9 @@ import pytest
 
 from tianlan.qc.core import Context, Series, get
 from tianlan.qc.fraud.xv03_context import at_usual_level, blank_hour, blank_mask, departure, other_air
-from tianlan.qc.inputs import build_contexts
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_fraud_spatial import HEBEI, contexts_of, load_hebei, synthetic_network, with_values  # noqa: E402
+from test_fraud_spatial import contexts_of, synthetic_network, with_values  # noqa: E402
 
 PM = ("a34004", "a34002")
 K = 24 * 30 + 5  # an hour in the middle of the synthetic record
@@ -176,14 +175,6 @@ def test_the_end_of_a_local_excess_is_at_the_usual_level() -> None:
 # --- the real release ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def hebei() -> tuple[dict, dict]:
-    if not (HEBEI / "2019-01.csv.gz").exists():
-        pytest.skip(f"real data absent: {HEBEI} (../shared/data/cnemc-hebei-2019) not found")
-    series, metas = load_hebei()
-    return series, build_contexts(series, metas)
-
-
 def _findings(series: dict, ctxs: dict, **kw: object) -> list:
     spec = get("XV-03")
     params = spec.resolve(kw)
@@ -196,14 +187,14 @@ def _bj(f) -> str:  # noqa: ANN001
     return np.datetime_as_string(np.datetime64(t, "s"), unit="h")[5:]
 
 
-def test_real_data_blank_hours_and_other_air(hebei: tuple[dict, dict]) -> None:
+def test_real_data_blank_hours_and_other_air(hebei: tuple[dict, dict, float]) -> None:
     """On the clean release (January–June, 53 stations) the three notices take XV-03's warnings
     (score ≥ 0.8, both PM codes) from 34 to 16 (measured; without
     each rule alone 25, 23 and 18): the Shijiazhuang blank hours (2862A on
     21 and 22 February, 1 March, 22 April; 1034A on 12 January and 2 February; 1030A on 21
     February), 1035A's spring nights (13 March … 3 May) and 1060A's end of a morning excess are
     notices, each naming its rule; each rule alone removes some."""
-    series, ctxs = hebei
+    series, ctxs, _ = hebei
     before = [(st, f) for st, f in _findings(series, ctxs, **OFF) if f.score >= 0.8]
     found = _findings(series, ctxs)
     after = [(st, f) for st, f in found if f.score >= 0.8]

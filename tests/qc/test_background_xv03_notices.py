@@ -26,10 +26,9 @@ from tianlan.qc.core import Context, Series, get
 from tianlan.qc.fraud.clean_air import EXCELLENT_PM, in_clean_air
 from tianlan.qc.fraud.front_lag import explaining_lag, lagged_step
 from tianlan.qc.fraud.restart_hour import next_to_outage
-from tianlan.qc.inputs import build_contexts
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_fraud_spatial import HEBEI, contexts_of, load_hebei, synthetic_network, with_values  # noqa: E402
+from test_fraud_spatial import contexts_of, synthetic_network, with_values  # noqa: E402
 
 PM = ("a34004", "a34002")
 K = 24 * 30 + 5  # an hour in the middle of the synthetic record
@@ -157,14 +156,6 @@ def test_a_drop_in_excellent_air_is_a_notice() -> None:
 # --- the real release ------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def hebei() -> tuple[dict, dict]:
-    if not (HEBEI / "2019-01.csv.gz").exists():
-        pytest.skip(f"real data absent: {HEBEI} (../shared/data/cnemc-hebei-2019) not found")
-    series, metas = load_hebei()
-    return series, build_contexts(series, metas)
-
-
 def _warnings(series: dict, ctxs: dict, **kw: object) -> list:
     spec = get("XV-03")
     params = spec.resolve(kw)
@@ -172,13 +163,13 @@ def _warnings(series: dict, ctxs: dict, **kw: object) -> list:
             for f in spec.func(s, ctxs[st], **params) if f.score >= 0.8]
 
 
-def test_real_data_xv03_warnings_fall_by_a_third(hebei: tuple[dict, dict]) -> None:
+def test_real_data_xv03_warnings_fall_by_a_third(hebei: tuple[dict, dict, float]) -> None:
     """On the clean release (January–June, 53 stations) the three notices take XV-03's level-2
     findings (both PM codes, score ≥ 0.8) from 76 to 34 (measured); each rule alone removes some
     (without the timing test 51, without the outage test 44, without the clean-air test 45), and
     the Shijiazhuang near-zero hours away from outages (2862A on 21–22 February) stay warnings
     under these three (they are blank hours: test_background_xv03_context.py)."""
-    series, ctxs = hebei
+    series, ctxs, _ = hebei
     later = {"blank_share": 0.0, "air_gas_ln": 0.0, "usual_ln": 0.0}  # xv03_context's notices, tested there
     before = _warnings(series, ctxs, front_lag_hours=0.0, restart_hours=0.0, clean_air_pm={}, **later)
     after = _warnings(series, ctxs, **later)

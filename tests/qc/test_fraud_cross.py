@@ -30,10 +30,9 @@ import pytest
 
 from tianlan.qc.core import Context, Series, Status, get
 from tianlan.qc.fraud.copy_side import copy_side
-from tianlan.qc.inputs import build_contexts
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_fraud_spatial import HEBEI, contexts_of, load_hebei, scale_values, synthetic_network, with_values  # noqa: E402
+from test_fraud_spatial import contexts_of, scale_values, synthetic_network, with_values  # noqa: E402
 
 HOUR = 3600
 T0 = calendar.timegm((2019, 1, 1, 0, 0, 0)) - 8 * HOUR
@@ -243,16 +242,6 @@ def test_copy_side_reads_the_edges() -> None:
 
 
 # --- real data --------------------------------------------------------------------------------
-
-
-@pytest.fixture(scope="module")
-def hebei() -> tuple[dict, dict, float]:
-    if not (HEBEI / "2019-01.csv.gz").exists():
-        pytest.skip(f"real data absent: {HEBEI} (../shared/data/cnemc-hebei-2019) not found")
-    series, metas = load_hebei()
-    ctxs = build_contexts(series, metas)
-    n_days = next(iter(next(iter(series.values())).values())).times.size / 24
-    return series, ctxs, len(series) * n_days / 30.44
 
 
 @pytest.mark.parametrize("det", ["XV-01", "XV-02", "XV-03", "XV-04"])

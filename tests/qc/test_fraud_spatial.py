@@ -256,16 +256,6 @@ def load_hebei(months: tuple[str, ...] = MONTHS) -> tuple[dict[str, dict[str, Se
     return {k: v for k, v in series.items() if k in metas}, metas
 
 
-@pytest.fixture(scope="module")
-def hebei() -> tuple[dict[str, dict[str, Series]], dict[str, Context], float]:
-    if not (HEBEI / "2019-01.csv.gz").exists():
-        pytest.skip(f"real data absent: {HEBEI} (../shared/data/cnemc-hebei-2019) not found")
-    series, metas = load_hebei()
-    ctxs = build_contexts(series, metas)
-    n_days = next(iter(next(iter(series.values())).values())).times.size / 24
-    return series, ctxs, len(series) * n_days / 30.44
-
-
 def test_real_data_clean_rate_spa01(hebei: tuple[dict[str, dict[str, Series]], dict[str, Context], float]) -> None:
     series, ctxs, station_months = hebei
     spec = get("SPA-01")
