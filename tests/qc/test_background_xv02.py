@@ -18,7 +18,7 @@ import pytest
 from tianlan.qc.fraud.xv02_rise import RISE_WEIGHT, above_usual, rose_not_fell
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_fraud_cross import hebei, run  # noqa: E402, F401
+from test_fraud_cross import run  # noqa: E402
 from test_fraud_spatial import contexts_of, synthetic_network, with_values  # noqa: E402
 
 PM25, PM10 = "a34004", "a34002"
@@ -91,7 +91,7 @@ def test_the_end_of_a_lowered_pm10_keeps_its_weight() -> None:
     assert found and all("notice" not in f.evidence for f in found), [f.evidence.get("above_usual_ln") for f in found]
 
 
-def test_real_data_pm25_rises(hebei) -> None:  # noqa: F811
+def test_real_data_pm25_rises(hebei: tuple[dict, dict, float]) -> None:
     """Clean Hebei 2019: 1062A's PM2.5 in April and 1077A's in May read +0.27 … +0.31 ln above their
     neighbours with PM10 holding: notices. 1079A's PM10/PM2.5 in May (PM2.5 fell 0.22) and 1030A's
     PM2.5 in late May (fell 0.17) keep their warnings."""

@@ -13,7 +13,7 @@ import pytest
 from tianlan.qc.fraud.xv03_context import CONTEXT_WEIGHT, settling
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from test_fraud_cross import hebei, run  # noqa: E402, F401
+from test_fraud_cross import run  # noqa: E402
 from test_fraud_spatial import contexts_of, synthetic_network, with_values  # noqa: E402
 
 PM25, PM10 = "a34004", "a34002"
@@ -58,7 +58,7 @@ def test_a_spray_right_after_an_outage_keeps_its_warning() -> None:
     assert found and all("notice" not in f.evidence for f in found) and max(f.score for f in found) >= 0.8
 
 
-def test_real_data_1046a_after_its_february_outage(hebei) -> None:  # noqa: F811
+def test_real_data_1046a_after_its_february_outage(hebei: tuple[dict, dict, float]) -> None:
     """1046A on 16 February 2019, 15–20 h Beijing time: PM2.5 3 → 28 µg/m³ after five hours with
     every channel missing, the neighbours at 20–35: a notice."""
     series, ctxs, _ = hebei
