@@ -26,7 +26,8 @@ from tianlan.qc.core import Context, Series, get
 from tianlan.qc.fraud.xv03_context import at_usual_level, blank_hour, blank_mask, departure, other_air
 
 sys.path.insert(0, str(Path(__file__).parent))
-from test_fraud_spatial import contexts_of, synthetic_network, with_values  # noqa: E402
+from test_fraud_cross import run as run_detector  # noqa: E402
+from test_fraud_spatial import contexts_of, scale_values, synthetic_network  # noqa: E402
 
 PM = ("a34004", "a34002")
 K = 24 * 30 + 5  # an hour in the middle of the synthetic record
@@ -35,16 +36,11 @@ OFF = {"blank_share": 0.0, "air_gas_ln": 0.0, "usual_ln": 0.0}
 
 
 def run(series: Series, ctx: Context, **kw: object) -> list:
-    spec = get("XV-03")
-    return spec.func(series, ctx, **spec.resolve(kw))
+    return run_detector("XV-03", series, ctx, **kw)
 
 
-def _scale(series: dict, station: str, k: int, hours: int, factor: float, codes=PM) -> dict:
-    for code in codes:
-        v = series[station][code].values.copy()
-        v[k:k + hours] = np.round(v[k:k + hours] * factor, 1)
-        series = with_values(series, station, code, v)
-    return series
+def _scale(series: dict, station: str, k: int, hours: int, factor: float, codes: tuple[str, ...] = PM) -> dict:
+    return scale_values(series, station, k, hours, factor, codes, decimals=1)
 
 
 def _near(findings: list, k: int, hours: int) -> list:

@@ -94,12 +94,12 @@ def with_values(series: dict[str, dict[str, Series]], station: str, code: str,
 
 
 def scale_values(series: dict[str, dict[str, Series]], station: str, k: int, hours: int, factor: float,
-                 codes: tuple[str, ...] = ("a34004", "a34002")) -> dict[str, dict[str, Series]]:
-    """``series`` with ``station``'s ``codes`` (default PM2.5 and PM10) times ``factor`` (rounded) over
-    hours ``[k, k + hours)``: a spray (factor < 1), a neighbour's rise (> 1)."""
+                 codes: tuple[str, ...] = ("a34004", "a34002"), decimals: int = 0) -> dict[str, dict[str, Series]]:
+    """``series`` with ``station``'s ``codes`` (default PM2.5 and PM10) times ``factor`` (rounded to
+    ``decimals``) over hours ``[k, k + hours)``: a spray (factor < 1), a neighbour's rise (> 1)."""
     for code in codes:
         v = series[station][code].values.copy()
-        v[k:k + hours] = np.round(v[k:k + hours] * factor)
+        v[k:k + hours] = np.round(v[k:k + hours] * factor, decimals)
         series = with_values(series, station, code, v)
     return series
 
