@@ -135,6 +135,22 @@ def test_tmp03_coarse_resolution_and_gaps() -> None:
     assert run("TMP-03", hourly(v)) == []
 
 
+def test_tmp03_a_series_reporting_finer_than_the_table_is_judged_at_its_own_step() -> None:
+    """CODMn's table step is 0.1 mg/L; a station transmitting 0.01 has held nothing while its
+    readings move within 0.1 (2.53 … 2.62), and has when it repeats one value exactly."""
+    rng = np.random.default_rng(3)
+    codmn = np.round(3.0 + 0.4 * np.sin(np.arange(96) * 2 * np.pi / 24) + rng.normal(0, 0.05, 96), 2)
+    ctx = Context("S1", attrs={"kind": "water"})
+    wobble = codmn.copy()
+    wobble[30:60] = np.round(2.575 + np.tile([-0.045, -0.02, 0.0, 0.02, 0.045, 0.01], 5), 2)  # within 0.1, never equal
+    assert run("TMP-03", hourly(wobble, "w01019"), ctx) == []
+    assert [x.start for x in run("TMP-03", hourly(wobble, "w01019"), ctx, tolerance=0.1)] == [30]  # the table's step
+    held = codmn.copy()
+    held[30:60] = 2.57
+    (f,) = run("TMP-03", hourly(held, "w01019"), ctx)
+    assert (f.start, f.evidence["tolerance"]) == (30, 0.01)
+
+
 def test_tmp03_lives_in_checks_flat_and_temporal_re_exports_it() -> None:
     from tianlan.qc.checks import flat, temporal
 

@@ -15,11 +15,17 @@ mg/m³; water mg/L unless said):
 - ``fail`` / ``suspect``: gross-range spans (RNG-01) — fail is the physical or instrument range,
   suspect the plausible range of the network.
 
-Ambient analyser ranges follow HJ 653-2013 (PM 0–1000 µg/m³ in the usual range, 0–10000 in the
-high range) and HJ 654-2013 (SO2/NO2/O3 0–500 nmol/mol, CO 0–50 µmol/mol, i.e. about 1400 / 940 /
-1000 µg/m³ and 62.5 mg/m³) [verify the clause numbers]; the suspect bounds were set above the
-largest values of the real Hebei 2019 release (PM10 2454, SO2 538, NO2 249, O3 378 µg/m³) so a
-genuine dust storm or smog episode does not trip them.
+Ambient analyser measuring ranges are set in §6 "performance indicators" (性能指标) of HJ 653-2013
+(PM10/PM2.5; replaced by HJ 653-2021 from 1 June 2022) and of HJ 654-2013 (SO2, NO2, O3, CO);
+the section numbers are from the standards' tables of contents, the range figures were not read in
+either text: PM 0–1000 µg/m³ (0–10000 in a high range), SO2/NO2/O3 0–500 nmol/mol and CO
+0–50 µmol/mol are as remembered [verify against §6 of each standard]. At the 25 °C reference
+state of gas data since September 2018 those gas ranges are about 1310 / 940 / 980 µg/m³ and
+57 mg/m³ (1430 / 1030 / 1070 µg/m³ and 62.5 mg/m³ at 273 K). The ``fail`` bounds below are not
+these ranges but wider: SO2 5000, NO2 and O3 2000, PM 10000 µg/m³, CO 62.5 mg/m³ (50 µmol/mol at
+273 K). The suspect bounds were set above the largest values of the real Hebei 2019 release
+(PM10 2454, SO2 538, NO2 249, O3 378 µg/m³) so a genuine dust storm or smog episode does not trip
+them.
 """
 
 from __future__ import annotations
@@ -637,3 +643,16 @@ def trailing_median(x: np.ndarray, width: int, *, min_count: int | None = None) 
     ok = np.isfinite(w).sum(axis=1) >= (max(1, width // 2) if min_count is None else min_count)
     out[ok] = nanmedian_rows(w[ok])
     return out
+
+
+def reporting_resolution(values: np.ndarray) -> float:
+    """The reporting resolution of ``values`` as transmitted: 1, 0.1, 0.01 or 0.001 (the coarsest
+    decimal step every finite value is a multiple of); 0.0 if finer (continuous), 1.0 when empty."""
+    v = values[np.isfinite(values)]
+    if v.size == 0:
+        return 1.0
+    for k in range(4):
+        s = 10.0**k
+        if np.all(np.abs(v * s - np.round(v * s)) < 1e-6 * max(1.0, s)):
+            return 1.0 / s
+    return 0.0

@@ -20,6 +20,7 @@ from tianlan.qc.checks._common import (
     log_values,
     nanmedian_rows,
     on_grid,
+    reporting_resolution,
     runs,
     sample,
     valid_mask,
@@ -75,6 +76,18 @@ def _flat_runs(g: np.ndarray, tol: float, min_len: int) -> list[tuple[int, int]]
     return out
 
 
+def _reported_step(g: np.ndarray, row: Any) -> float:
+    """TMP-03's default tolerance: the reporting resolution, so that only identical reported values
+    count as equal. That is the parameter table's step (1 µg/m³, CO 0.1 mg/m³, CODMn 0.1 mg/L), or the
+    series' own step where it reports finer (a CODMn analyser transmitting 2.53, 2.57, 2.62 mg/L has not
+    held its value, although the three agree to the table's 0.1)."""
+    table = row.resolution if row is not None and row.resolution > 0 else 0.0
+    own = reporting_resolution(g)
+    if own > 0 and (table == 0 or own < table):
+        return own
+    return table if table > 0 else 1e-9
+
+
 @detector(
     "TMP-03",
     name="flat line",
@@ -84,7 +97,8 @@ def _flat_runs(g: np.ndarray, tol: float, min_len: int) -> list[tuple[int, int]]
         "suspect_hours": Param(None, "h", "run length that is suspect; None: 6 h for particulates, 12 h for gas analysers"),
         "fail_factor": Param(2.0, "×", "a run of fail_factor × suspect_hours is FAIL"),
         "tolerance": Param(None, "unit of the value", "values closer than this count as equal; None: the reporting "
-                           "resolution (1 µg/m³, CO 0.1 mg/m³), i.e. identical reported values"),
+                           "resolution (1 µg/m³, CO 0.1 mg/m³, or the series' own finer step), i.e. identical "
+                           "reported values"),
         "exempt_below_detection": Param(True, "", "runs at or below the parameter's detection level are not reported"),
         "min_resolutions": Param(20.0, "× resolution", "runs at a level below this many reporting steps are exempt unless "
                                  "improbable for the station (see alpha): there one step is ≥ 5 % of the value, and real "
@@ -201,7 +215,7 @@ def flat_line(series: Series, ctx: Context, *, suspect_hours: float | None, fail
     row = info(series, ctx)
     step_h = max(int(series.step_s), 1) / 3600
     T = float(suspect_hours) if suspect_hours is not None else (12.0 if (row and row.gas) else 6.0)
-    tol = float(tolerance) if tolerance is not None else (row.resolution if row and row.resolution > 0 else 1e-9)
+    tol = float(tolerance) if tolerance is not None else _reported_step(g, row)
     min_len = max(int(np.ceil(T / step_h)), 2)
     found = _flat_runs(g, tol, min_len)
     if not found:

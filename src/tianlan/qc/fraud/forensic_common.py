@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import numpy as np
 
+from tianlan.qc.checks._common import reporting_resolution as resolution  # noqa: F401 (re-exported)
 from tianlan.qc.core import Context, Series
 
 BEIJING_OFFSET_S = 8 * 3600
@@ -48,18 +49,6 @@ def _month_bounds(label: str) -> tuple[int, int]:
     m = np.datetime64(label, "M")
     return (int(m.astype("datetime64[s]").astype(np.int64)) - BEIJING_OFFSET_S,
             int((m + 1).astype("datetime64[s]").astype(np.int64)) - BEIJING_OFFSET_S)
-
-
-def resolution(values: np.ndarray) -> float:
-    """The reporting resolution of ``values``: 1, 0.1, 0.01 or 0.001; 0.0 if finer (continuous)."""
-    v = values[np.isfinite(values)]
-    if v.size == 0:
-        return 1.0
-    for k in range(4):
-        s = 10.0**k
-        if np.all(np.abs(v * s - np.round(v * s)) < 1e-6 * max(1.0, s)):
-            return 1.0 / s
-    return 0.0
 
 
 def _aligned(times: np.ndarray, other: Series) -> np.ndarray:
