@@ -132,7 +132,9 @@ class Settings(BaseSettings):
     review_level3_days: int = Field(10, description="Sign-off deadline (level 3), days after the day's end.")
     mark_window_days: float = Field(
         10.0, description="Enterprise marks created more than this many days after the marked period's end are "
-        "flagged late (kept); the 10-day repair window of the national platform (qc_fraud.md §A.5) [verify]."
+        "flagged late (kept); the national platform's 10-day repair/annotation window for source data "
+        "(数据生成10日内, transmission-efficiency rules as quoted in a training deck, qc_fraud.md §A.5; "
+        "official clause and Hebei rule not found, docs/records.md)."
     )
     mark_grace_h: float = Field(
         1.0, description="Marks created later than this many hours after the marked period's start are flagged "

@@ -11,8 +11,10 @@ Marks must be made as things happen. A mark is therefore classed by when it was 
 * ``on-time`` — created before the marked period started, or within ``grace_h`` of its start;
 * ``retroactive`` — created later than that but within ``window_days`` after the period's end;
 * ``late`` — created more than ``window_days`` after the period's end (default 10 days, the
-  platform's repair/annotation window of qc_fraud.md §A.5 that MARK-03 also uses [verify the clause
-  of the 2022 rule and of provincial rules; it is a setting]).
+  national platform's window for repairing or annotating source data, "在自动监控数据生成10日内",
+  from its data-transmission-efficiency rules as quoted in a training deck, qc_fraud.md §A.5, that
+  MARK-03 also uses; sources and what is still unverified: docs/records.md and
+  ``tianlan.qc.fraud.marks.late_marks``. It is a setting).
 
 Retroactive and late marks are **kept** and flagged, never refused: refusing would lose the
 evidence that a plant tried. Refused are only marks that cannot be meant: an empty or reversed

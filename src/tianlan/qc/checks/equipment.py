@@ -169,8 +169,16 @@ def _drift(e: Mapping[str, Any]) -> float | None:
     family="eqp",
     targets=["analyser faults", "parameter tampering (B3)"],
     params={
-        "zero_limit": Param(2.5, "% F.S.", "zero drift beyond which the analyser is out of control (HJ 75-2017 gases) [verify]"),
-        "span_limit": Param(2.5, "% F.S.", "span drift beyond which the analyser is out of control (HJ 75-2017 gases) [verify]"),
+        # [verify] HJ 75-2017's drift / out-of-control table was not obtained (only its table of contents,
+        # chinesestandard.net/PDF.aspx/HJ75-2017; standards/cems.md §5 has it as not compiled either). 2.5 % F.S.
+        # is the drift acceptance vendors quote for gas CEMS (qc_fraud.md §A.4). HJ 75 is recalled, not read, to
+        # separate a drift that calls for recalibration from a larger drift that makes the data out of control;
+        # if 2.5 % is the former, these defaults open out-of-control windows too early. An event's own ``limit``
+        # overrides them.
+        "zero_limit": Param(2.5, "% F.S.", "zero drift beyond which the analyser is out of control "
+                           "(gas CEMS; HJ 75-2017 value unverified)"),
+        "span_limit": Param(2.5, "% F.S.", "span drift beyond which the analyser is out of control "
+                           "(gas CEMS; HJ 75-2017 value unverified)"),
     },
 )
 def drift(series: Series, ctx: Context, *, zero_limit: float, span_limit: float) -> list[Finding]:

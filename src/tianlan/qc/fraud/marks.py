@@ -497,12 +497,18 @@ def mark_targeting(series: Series, ctx: Context, *, marks: Sequence[str], exclud
 def late_marks(series: Series, ctx: Context, *, window_days: float, kinds: Sequence[str]) -> list[Finding]:
     """Marks created more than ``window_days`` after the end of the period they cover (catalogue MARK-03).
 
-    The window. Plants must mark abnormal periods as they happen (2022 marking rule, §A.3); the
-    platform lets a plant repair or annotate invalid data for **10 days**, after which the original
-    flag is restored (transmission-efficiency rule, qc_fraud.md §A.5; catalogue MARK-03/PRV-05
-    anchor "10-day repair window"). So the default window is 10 days from the end of the marked
-    period [verify the clause of the 2022 rule and provincial rules before enforcement; it is a
-    parameter]. A mark beyond the window is a rule breach, not a statistic: FAIL,
+    The window. Plants must mark abnormal periods as they happen (2022 marking rule, §A.3). The
+    10 days come from the national platform's data-transmission-efficiency rules (qc_fraud.md §A.5),
+    as quoted in a training deck on them (数据传输有效率考核及数据修约方法,
+    renrendoc.com/p-62656122.html): invalid or missing data are repaired or annotated in the
+    platform software "在自动监控数据生成10日内"; after 10 days the automatic flags stand
+    ("10日内不进行人工修补的…默认自动监控数据标识"), and an annotation whose supporting document is
+    not uploaded "下月10日前" is reverted ("自动恢复原数据标识"). The window there runs from each
+    datum's generation, so 10 days from the end of the marked period is the same limit for its last
+    datum and a looser one for earlier data. Not found: the clause of the official notice behind
+    the deck, and any time limit in the 2022 rule itself (公告2022年第21号; its text was not
+    obtained) or in Hebei's rules [verify before enforcement; the window is a parameter]. A mark
+    beyond the window is a rule breach, not a statistic: FAIL,
     ``late_mark``, score 0.8 at the window rising to 1 at 1.25 × the window. Evidence: the mark,
     how late it was, whether the covered data had been received before the mark was made
     (``series.received``) and, per pollutant of the site with a limit, how many covered values

@@ -54,8 +54,14 @@ import numpy as np
 
 #: Score factor of a gas episode below the neighbours at the analyser's zero.
 FLOOR_WEIGHT = 0.5
-#: HJ 654-2013 24-hour zero drift of the gas analysers at the 25 °C reference state (µg/m³; CO mg/m³):
-#: ±5 ppb SO2 (×2.62), NO2 (×1.88), O3 (×1.96); ±1 ppm CO (×1.145). [verify against the standard's table]
+#: 24-hour zero drift allowed to the gas analysers (HJ 654-2013 §6 "performance indicators", item
+#: "24h零点漂移"): ±5 ppb SO2, NO2, O3 and ±1 ppm CO, in µg/m³ (CO mg/m³) at the 25 °C, 1013.25 hPa
+#: reference state that gases have been reported at since 1 September 2018 (GB 3095-2012 as amended,
+#: standards/README.md §3.4): M / 24.465 L/mol gives ×2.619 SO2, ×1.880 NO2, ×1.962 O3, ×1.145 CO (at
+#: the pre-2018 273 K standard state they would be 2.858, 2.053, 2.141, 1.250). Source status: the
+#: ±5 ppb / ±1 ppm figures were read in a public code table of the HJ 654 performance items, not
+#: in the standard's own text; the clause number is from the standard's table of contents.
+#: [verify the figures against HJ 654-2013 §6 itself]
 ZERO_DRIFT: dict[str, float] = {"a21026": 13.0, "a21004": 9.4, "a05024": 9.8, "a21005": 1.1}
 
 #: Score factor of an upward level shift that takes the station above its usual level.
