@@ -119,8 +119,11 @@ def test_a_backlog_left_at_stop_is_caught_up_after_a_restart(store: Engine, tmp_
             time.sleep(0.01)
         gate.open.set()
         th.join(60)
-    processed = live.stats.processed + live.stats.caught_up  # the worker's first round, released at the stop
-    assert 0 < processed <= 16 and live.stats.errors == 0
+    # the worker's first round, released at the stop: the first committed batch, not the backlog (its
+    # size depends on how the gateway batched the frames, which load on the machine changes: 16 on a
+    # quiet machine, 32 seen under load)
+    processed = live.stats.processed + live.stats.caught_up
+    assert 0 < processed <= n_frames // 2 and live.stats.errors == 0
     left = QcLiveRepo(store).pending()
     # (a frame a device sent again, its acknowledgement being late on a busy machine, is recorded twice)
     assert sum(s.frames for s in left) >= n_frames - processed, (left, live.as_dict())
