@@ -656,3 +656,14 @@ def reporting_resolution(values: np.ndarray) -> float:
         if np.all(np.abs(v * s - np.round(v * s)) < 1e-6 * max(1.0, s)):
             return 1.0 / s
     return 0.0
+
+
+def smallest_step(values: np.ndarray) -> float:
+    """The smallest difference between two distinct finite values (above 1e-9); 0.0 with fewer than
+    two: the resolution a transmitted series shows, whatever its decimals."""
+    u = np.unique(values[np.isfinite(values)])
+    if u.size < 2:
+        return 0.0
+    d = np.diff(u)
+    d = d[d > 1e-9]
+    return float(d.min()) if d.size else 0.0

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from tianlan.qc.checks._common import flag_in
+from tianlan.qc.checks._common import flag_in, smallest_step
 from tianlan.qc.core import Context, Finding, Param, Series, Status, detector
 from tianlan.qc.fraud.spatial import (
     aligned,
@@ -222,8 +222,8 @@ def o2_recompute(series: Series, ctx: Context, *, rel_tolerance: float, rounding
     with np.errstate(invalid="ignore", divide="ignore"):
         factor = (21.0 - ref) / (21.0 - o2)
         expected = meas * factor
-    q_zs = _quantum_of(zs_series.values if zs_series is not None else zs_v)
-    q_c = _quantum_of(meas_series.values if meas_series is not None else meas)
+    q_zs = smallest_step(zs_series.values if zs_series is not None else zs_v)
+    q_c = smallest_step(meas_series.values if meas_series is not None else meas)
     tol = rel_tolerance * np.abs(expected) + rounding_steps * (q_zs + np.abs(factor) * q_c) / 2.0
     with np.errstate(invalid="ignore"):
         bad = usable & (np.abs(zs_v - expected) > tol)
@@ -248,15 +248,6 @@ def o2_recompute(series: Series, ctx: Context, *, rel_tolerance: float, rounding
                                               "max_o2": max_o2, "min_hours": min_hours},
                            }))
     return out
-
-
-def _quantum_of(v: np.ndarray) -> float:
-    u = np.unique(v[np.isfinite(v)])
-    if u.size < 2:
-        return 0.0
-    d = np.diff(u)
-    d = d[d > 1e-9]
-    return float(d.min()) if d.size else 0.0
 
 
 # --- CEMS-02 ----------------------------------------------------------------------------------
@@ -500,7 +491,7 @@ def _frozen_runs(series: Series, st: dict[str, Any], normal: np.ndarray, *, froz
     n = x.size
     if n < 3:
         return []
-    q = _quantum_of(x)
+    q = smallest_step(x)
     tol = q / 2 if q > 0 else 1e-9
     operating = st["operating"] & (st["stopped_signs"] == 0) & np.isfinite(x) & normal
     with np.errstate(invalid="ignore"):

@@ -20,6 +20,8 @@ from typing import Any
 
 import numpy as np
 
+from tianlan.qc.checks._common import smallest_step
+
 #: The copier's edges must jump at least this many times the source's …
 MIN_RATIO = 2.0
 #: … and this many of its own typical block-to-block changes.
@@ -204,13 +206,13 @@ def station_copy_side(parameter: str, own: Mapping[str, Any], other: Mapping[str
             a, b = x[s:e], y[s:e]
             ok = np.isfinite(a) & np.isfinite(b)
             fin = np.concatenate([a[ok], b[ok]])
-            tol = _resolution(fin) / 2.0 + 1e-9
+            tol = smallest_step(fin) / 2.0 + 1e-9
             if ok.sum() < 0.5 * (e - s) or np.mean(np.abs(a[ok] - b[ok]) <= tol) < min_equal:
                 continue
         grids.append((code, x, y))
     # trim: hours at the window's ends where fewer than half of the parameters are equal
     with np.errstate(invalid="ignore"):
-        eq = np.array([np.abs(x[s:e] - y[s:e]) <= _resolution(np.concatenate([x[s:e], y[s:e]])) / 2.0 + 1e-9
+        eq = np.array([np.abs(x[s:e] - y[s:e]) <= smallest_step(np.concatenate([x[s:e], y[s:e]])) / 2.0 + 1e-9
                        for _, x, y in grids]).reshape(len(grids), e - s)
     good = np.flatnonzero(eq.mean(axis=0) >= 0.5) if grids else np.empty(0, np.int64)
     ts, te = (s + int(good[0]), s + int(good[-1]) + 1) if good.size else (s, e)
@@ -237,11 +239,3 @@ def _on_grid(series: Any, times: np.ndarray) -> np.ndarray | None:
     ok[ok] = t[pos[ok]] == times[ok]
     out[ok] = np.asarray(series.values, dtype=float)[pos[ok]]
     return out
-
-
-def _resolution(v: np.ndarray) -> float:
-    """Smallest step between distinct values (0 with fewer than two)."""
-    u = np.unique(v[np.isfinite(v)])
-    d = np.diff(u)
-    d = d[d > 1e-9]
-    return float(d.min()) if d.size else 0.0
