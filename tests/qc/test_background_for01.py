@@ -1,4 +1,4 @@
-"""FOR-01 at a gas's 24-hour limit is a notice at ambient-air stations (docs/qc.md, "Clean
+"""FOR-01 at a gas's 24-hour limit is a notice at ambient-air stations (docs/qc-benchmark-log.md, "Clean
 incidents (second round)"; :mod:`tianlan.qc.fraud.hourly_grade`).
 
 Hourly NO2, SO2, CO and O3 values are judged on their 1-hour scales (HJ 633-2012); their 24-hour

@@ -1,5 +1,5 @@
 """FOR-01: O3 just below a cut-off while reading its neighbours' level is a notice at air stations
-(:mod:`tianlan.qc.fraud.for01_regional`; docs/qc.md, "XV-01, XV-02 and FOR-01 background").
+(:mod:`tianlan.qc.fraud.for01_regional`; docs/qc-benchmark-log.md, "XV-01, XV-02 and FOR-01 background").
 
 Ozone is regional: a station whose afternoon sat just under 200 µg/m³ at its neighbours' level read
 the air, which stayed under the limit. A parked O3 value sits below the neighbours (they read the

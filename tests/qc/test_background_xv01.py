@@ -1,5 +1,5 @@
 """XV-01 inversions explained by a frozen or restarting PM10 channel are notices
-(:mod:`tianlan.qc.fraud.xv01_context`; docs/qc.md, "XV-01, XV-02 and FOR-01 background").
+(:mod:`tianlan.qc.fraud.xv01_context`; docs/qc-benchmark-log.md, "XV-01, XV-02 and FOR-01 background").
 
 A lowered PM10 slope (the ``scaling`` scenario) keeps varying with the air; a PM10 channel that
 repeats one value, or that reads low in the hours after an outage, says its fault in its own series.

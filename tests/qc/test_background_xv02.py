@@ -1,5 +1,5 @@
 """XV-02 ratio shifts in which no channel fell and the risen one reads above its usual level are
-notices (:mod:`tianlan.qc.fraud.xv02_rise`; docs/qc.md, "XV-02 and XV-03: rises and restarts").
+notices (:mod:`tianlan.qc.fraud.xv02_rise`; docs/qc-benchmark-log.md, "XV-02 and XV-03: rises and restarts").
 
 Falsification lowers a reading (a scaled channel: ln k = −0.22 … −0.69 against the neighbours); a
 channel that rises above where it usually stands against its neighbours is a local source or an

@@ -1,4 +1,4 @@
-"""The clean-data background of XV-03 and SPA-01 (docs/qc.md, "XV-03/SPA-01 background (clean alarms)").
+"""The clean-data background of XV-03 and SPA-01 (docs/qc-benchmark-log.md, "XV-03/SPA-01 background (clean alarms)").
 
 Three rules, each against a kind of clean alarm seen on the real Hebei 2019 release:
 

@@ -1,4 +1,4 @@
-"""XV-03 notices of :mod:`tianlan.qc.fraud.xv03_context` (docs/qc.md, "XV-03: blank hours and other air").
+"""XV-03 notices of :mod:`tianlan.qc.fraud.xv03_context` (docs/qc-benchmark-log.md, "XV-03: blank hours and other air").
 
 Three kinds of clean XV-03 alarm on the real Hebei 2019 release, each a notice (score × 0.5, level
 1 by the default policy) rather than a warning:

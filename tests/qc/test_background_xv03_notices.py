@@ -1,4 +1,4 @@
-"""XV-03 findings kept as notices (docs/qc.md, "Clean incidents (second round)").
+"""XV-03 findings kept as notices (docs/qc-benchmark-log.md, "Clean incidents (second round)").
 
 Three kinds of clean XV-03 alarm on the real Hebei 2019 release, each a notice (score × 0.5,
 level 1 by the default policy) rather than a warning:

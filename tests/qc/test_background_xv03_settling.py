@@ -1,5 +1,5 @@
 """XV-03: PM climbing back after an outage (a monitor settling) is a notice; a spray right after an
-outage is not (:func:`tianlan.qc.fraud.xv03_context.settling`; docs/qc.md, "XV-02 and XV-03: rises
+outage is not (:func:`tianlan.qc.fraud.xv03_context.settling`; docs/qc-benchmark-log.md, "XV-02 and XV-03: rises
 and restarts")."""
 
 from __future__ import annotations

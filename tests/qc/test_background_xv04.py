@@ -1,5 +1,5 @@
 """XV-04: a near lockstep of two combustion pollutants at an ambient-air station is a notice
-(docs/qc.md, "Clean incidents (second round)").
+(docs/qc-benchmark-log.md, "Clean incidents (second round)").
 
 CO, SO2, NO2, PM2.5 and PM10 share their source in a Hebei winter (coal, traffic) and one
 inversion accumulates them together: a stagnant haze day correlates CO with PM at r ≥ 0.995. Such

@@ -118,7 +118,8 @@ def test_copy_side_detail_keeps_xv04_and_weighs_two_windows() -> None:
     assert copy_side_detail(w, w, 216, 240, ys=50, ye=74, edge_hours=2, per_edge=True)["side"] == 1
 
 
-# --- every copied parameter together (pooled_copy_side; docs/qc.md "FOR-06 and XV-04: which side") --
+# --- every copied parameter together (pooled_copy_side; docs/qc-benchmark-log.md,
+# "Water: false incidents — which side of a copy, which station moved") --
 
 
 def _pair_station(name: str, levels: dict[str, float], seed: int) -> dict[str, Series]:
@@ -192,7 +193,7 @@ def test_adjacent_days_leave_their_shared_edge_out() -> None:
 
 
 def test_station_copy_side_for_xv04() -> None:
-    """The helper XV-04 can call (docs/qc.md): the same decision from the stations' series by code."""
+    """The helper XV-04 can call (docs/qc-benchmark-log.md): the same decision from the stations' series by code."""
     d = 30
     a, b = _copied_pair(d)
     t = a["w01019"].times

@@ -1,4 +1,4 @@
-"""FOR-05 on innocent missingness (docs/qc.md, "FOR-05 on random outages"): hours deleted at random
+"""FOR-05 on innocent missingness (docs/qc-benchmark-log.md, "FOR-05 on random outages"): hours deleted at random
 times, independent of the level — scattered single hours and outages of 2–48 h placed uniformly,
 a few per cent of the hours — must not read as selective deletion. The simulated clean water and
 CEMS sets have no such gaps, so the benchmark's clean row cannot show this; these are the control.

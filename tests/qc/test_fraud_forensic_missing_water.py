@@ -1,4 +1,4 @@
-"""FOR-05 at water stations and flue-gas outlets (src/tianlan/qc/default.yaml; docs/qc.md, "Water
+"""FOR-05 at water stations and flue-gas outlets (src/tianlan/qc/default.yaml; docs/qc-benchmark-log.md, "Water
 and CEMS: selective missingness recall"): a river neighbour is read at its travel lag, one reporting
 river neighbour gives the level, and the own-level test also tests the 0.9 quantile, so that a
 station whose river neighbours cut the same high water, and an outlet that cuts the top fifth of a

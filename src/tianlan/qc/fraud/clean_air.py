@@ -18,7 +18,7 @@ Such a finding is not deleted — an inlet can be covered in any air — but kep
 evidence score is halved (as for a pair finding, :mod:`tianlan.qc.fraud.pairs`), which the default
 alarm policy grades as level 1. Findings in haze are unchanged.
 
-Measured on the clean Hebei 2019 release and the benchmark's spray injections: docs/qc.md,
+Measured on the clean Hebei 2019 release and the benchmark's spray injections: docs/qc-benchmark-log.md,
 "Clean incidents (second round)".
 """
 

@@ -23,7 +23,7 @@ every hour, with at least ``min_hours`` such hours. Then the finding is kept as 
 :data:`REGIONAL_WEIGHT` (graded level 1 by the default alarm policy), the evidence names the rule
 (``notice: "for01_regional"``) with the hours' lowest ``ln(station ÷ neighbours)``. One hour of
 the station clearly below its neighbours (a parked peak) keeps the warning. Measured numbers:
-docs/qc.md, "XV-01, XV-02 and FOR-01 background".
+docs/qc-benchmark-log.md, "XV-01, XV-02 and FOR-01 background".
 """
 
 from __future__ import annotations

@@ -274,7 +274,7 @@ def copied_sequences(series: Series, ctx: Context, *, min_distinct: int, min_pre
     otherwise — this day jumps, or the edges cannot tell — the match is kept. The test is the
     data's, not the calendar's: a day copied into the past (a gap back-filled with a later day)
     is told apart as well as one copied forward. On the simulated water set this raised FOR-06's
-    ``copied`` precision from 0.59 to 0.83 (seed 2019) with recall unchanged (docs/qc.md).
+    ``copied`` precision from 0.59 to 0.83 (seed 2019) with recall unchanged (docs/qc-benchmark-log.md).
     **Every copied parameter together** (``station_side``, default on; :func:`_station_side`): a
     copy replaces the station's whole record over the day, so the edge test is pooled over every
     parameter whose two days are equal (within half a resolution step) —

@@ -550,7 +550,7 @@ def own_level_missingness(series: Series, *, window_days: float, quantile: float
     as before and none above the 0.9 one. The binomial counts the window's hours as independent
     draws; on a slowly varying series (a river) they are not: a low-water week has few values above
     the record's quantile whether or not hours are missing, and the binomial then flags random gaps
-    in it (docs/qc.md, "FOR-05 on random outages"). With ``gap_edge`` a window flagged by the
+    in it (docs/qc-benchmark-log.md, "FOR-05 on random outages"). With ``gap_edge`` a window flagged by the
     binomial must also pass the gap-edge test (:func:`_gap_edge_p`, p < ``gap_edge``): the reported
     hours at its gaps' edges are the highest left, against the same gap pattern laid elsewhere on
     the record (a circular-shift null that keeps the autocorrelation). Overlapping flagged windows make one finding

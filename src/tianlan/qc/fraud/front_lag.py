@@ -23,7 +23,7 @@ notice: its evidence score is halved (as for a pair finding, :mod:`tianlan.qc.fr
 which the default alarm policy grades as level 1.
 
 Measured on the clean Hebei 2019 release (January–June, 53 stations) and the benchmark's spray
-injections: docs/qc.md, "Clean incidents (second round)".
+injections: docs/qc-benchmark-log.md, "Clean incidents (second round)".
 """
 
 from __future__ import annotations

@@ -20,7 +20,7 @@ a spray started during a pollution build-up turns the rise into a plateau, so th
 does not fall against its flanks although it drops abruptly against the hour before.
 
 Measured on the clean Hebei 2019 release (January–June, 53 stations) and the benchmark's spray
-injections (seeds 2019, 7, 31 × 50): docs/qc.md, "XV-03/SPA-01 background (clean alarms)".
+injections (seeds 2019, 7, 31 × 50): docs/qc-benchmark-log.md, "XV-03/SPA-01 background (clean alarms)".
 """
 
 from __future__ import annotations

@@ -18,7 +18,7 @@ hour is listed for data quality, not raised as fraud. Findings that last longer,
 data on both sides, are unchanged.
 
 Measured on the clean Hebei 2019 release (January–June, 53 stations) and the benchmark's spray
-injections: docs/qc.md, "Clean incidents (second round)".
+injections: docs/qc-benchmark-log.md, "Clean incidents (second round)".
 """
 
 from __future__ import annotations

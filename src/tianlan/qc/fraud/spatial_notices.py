@@ -42,7 +42,7 @@ On the clean Hebei 2019 release 26 episodes below the neighbours were level-2 al
 ones mostly sat at 1–6 µg/m³ (SO2, NO2, O3) or 0.1–0.3 mg/m³ (CO), often a constant value, while
 the neighbours read tens.
 
-Measured on the clean Hebei 2019 release and the scaling injections: see docs/qc.md, "SPA-01:
+Measured on the clean Hebei 2019 release and the scaling injections: see docs/qc-benchmark-log.md, "SPA-01:
 clean background".
 """
 

@@ -27,7 +27,7 @@ Ox is conserved when the episode's median ``r_ox`` over its deviating hours lies
 ``min_neighbours`` neighbours reporting both gases, the rule does not apply (the finding keeps its
 weight).
 
-Measured on the clean Hebei 2019 release (docs/qc.md, "SPA-01: clean background"): over all
+Measured on the clean Hebei 2019 release (docs/qc-benchmark-log.md, "SPA-01: clean background"): over all
 station-hours ``r_ox`` lies within −0.15 … +0.13 (5–95 %); the O3 episodes the titration-share rule
 drops have Ox at 0.79–1.17 of the neighbours'; the six level-2 O3 episodes left have Ox at
 0.26–0.77 of the neighbours' (4–39 scales below the usual offset) — not titration.

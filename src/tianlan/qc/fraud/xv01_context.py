@@ -27,7 +27,7 @@ that say so in its own series:
 
 Such a finding is kept as a notice: score × ``context_weight`` (default :data:`INVERSION_WEIGHT`,
 graded level 1 by the default alarm policy), the evidence names the rule (``notice:
-"xv01_frozen_pm10"`` or ``"xv01_restart"``). Measured numbers: docs/qc.md, "XV-01, XV-02 and
+"xv01_frozen_pm10"`` or ``"xv01_restart"``). Measured numbers: docs/qc-benchmark-log.md, "XV-01, XV-02 and
 FOR-01 background".
 """
 

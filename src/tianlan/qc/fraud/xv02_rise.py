@@ -21,7 +21,7 @@ no shift against them).
 
 Such a finding is kept as a notice: score × ``weight`` (default :data:`RISE_WEIGHT`, graded level 1
 by the default alarm policy), the evidence names the rule (``notice: "xv02_rise_above_usual"``).
-Measured numbers: docs/qc.md, "XV-02: ratio shifts in which no channel fell".
+Measured numbers: docs/qc-benchmark-log.md, "XV-02 and XV-03: rises and restarts".
 """
 
 from __future__ import annotations

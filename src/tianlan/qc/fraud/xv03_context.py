@@ -56,7 +56,7 @@ and in which the station's PM residual against its neighbours climbs by at least
 (0.7, ×2) from its first hour to its last is a notice.
 
 Measured on the clean Hebei 2019 release and the benchmark's spray injections (seeds 2019, 7, 31 ×
-50): docs/qc.md, "XV-03: blank hours and other air" and "XV-02 and XV-03: rises and restarts".
+50): docs/qc-benchmark-log.md, "XV-03: blank hours and other air" and "XV-02 and XV-03: rises and restarts".
 """
 
 from __future__ import annotations
