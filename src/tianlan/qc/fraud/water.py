@@ -32,6 +32,7 @@ from tianlan.qc.fraud.spatial import (
     steps,
     trailing_median,
 )
+from tianlan.qc.fraud.spatial_notices import UPSHIFT_ABOVE_SHARE, UPSHIFT_WEIGHT, upshift_factor
 from tianlan.qc.fraud.water_level import own_level_moved
 from tianlan.qc.fraud.water_own import OWN_WEIGHT, own_verdict
 from tianlan.qc.fraud.water_own import own_z as own_range_z
@@ -368,6 +369,13 @@ def _temperature(series: Series, ctx: Context, temp: np.ndarray | None, up: list
                        "under this many of its own robust scales (the references moved, not the station) is a "
                        "notice (score × own_weight); 0: off"),
         "own_weight": Param(OWN_WEIGHT, "", "score factor of such an episode (0.5: level 1 by the default policy)"),
+        "upshift_weight": Param(UPSHIFT_WEIGHT, "", "score factor of an upward level shift of a concentration that "
+                                "dilution lowers, which takes the station above its usual level against the adjacent "
+                                "station (as SPA-01's): falsification lowers these readings, and the station's "
+                                "references more often fell (diluted, rescaled) than it rose; 1: off"),
+        "upshift_share": Param(UPSHIFT_ABOVE_SHARE, "", "an upward shift is a rise above the usual level when its "
+                               "recent level lies this share of the shift or more above the median daily residual "
+                               "before the reference days"),
     },
     systems=("water",),
     history_s=21 * 86400,
@@ -377,7 +385,8 @@ def river_coherence(series: Series, ctx: Context, *, z_threshold: float, min_dep
                     max_lag_hours: float, shift_days: int, shift_ref_days: int, shift_min: float | Mapping[str, float],
                     shift_z: float, witness_share: float = 0.5, own_share: float = 0.5, step_hours: float = 24.0,
                     step_min: float | Mapping[str, float] = 0.2, step_spread: float = 0.4, step_own: float = 0.25,
-                    step_z: float = 5.0, own_z: float = 2.0, own_weight: float = OWN_WEIGHT) -> list[Finding]:
+                    step_z: float = 5.0, own_z: float = 2.0, own_weight: float = OWN_WEIGHT,
+                    upshift_weight: float = UPSHIFT_WEIGHT, upshift_share: float = UPSHIFT_ABOVE_SHARE) -> list[Finding]:
     """Hours when the station departs from its upstream and downstream stations (catalogue WAT-04).
 
     For each adjacent station in ``attrs["upstream"]``/``["downstream"]`` that measures the
@@ -504,7 +513,8 @@ def river_coherence(series: Series, ctx: Context, *, z_threshold: float, min_dep
     smin = per_parameter(shift_min, series.parameter)
     if shift_z > 0 and shift_days > 0 and smin is not None:
         out += _river_shifts(series, refs, x, shift_days=int(shift_days), shift_ref_days=int(shift_ref_days),
-                             shift_min=smin, shift_z=shift_z, witness_share=witness_share, own_share=own_share)
+                             shift_min=smin, shift_z=shift_z, witness_share=witness_share, own_share=own_share,
+                             upshift_weight=upshift_weight, upshift_share=upshift_share)
     stmin = per_parameter(step_min, series.parameter)
     if step_hours > 0 and stmin is not None and series.parameter not in LINEAR:
         out += river_steps(series, refs, x, step_hours=step_hours, step_min=stmin, step_spread=step_spread,
@@ -514,10 +524,18 @@ def river_coherence(series: Series, ctx: Context, *, z_threshold: float, min_dep
 
 
 def _river_shifts(series: Series, refs: list[dict[str, Any]], x: np.ndarray, *, shift_days: int, shift_ref_days: int,
-                  shift_min: float, shift_z: float, witness_share: float = 0.5, own_share: float = 0.5) -> list[Finding]:
+                  shift_min: float, shift_z: float, witness_share: float = 0.5, own_share: float = 0.5,
+                  upshift_weight: float = UPSHIFT_WEIGHT, upshift_share: float = UPSHIFT_ABOVE_SHARE) -> list[Finding]:
     """Persistent shifts of the station against every neighbour (daily medians of the residuals),
     where the station's own level moved the same way by ``own_share`` of the shift against the
-    adjacent station (:func:`~tianlan.qc.fraud.water_level.own_level_moved`)."""
+    adjacent station (:func:`~tianlan.qc.fraud.water_level.own_level_moved`). An upward shift of a
+    concentration that dilution lowers (:data:`CHEMISTRY`) whose recent level against the adjacent
+    station lies ``upshift_share`` of the shift above its usual level there (the median daily
+    residual before the reference days) is a notice, score × ``upshift_weight``
+    (:func:`~tianlan.qc.fraud.spatial_notices.upshift_factor`, SPA-01's rule): the falsification a
+    water station suffers lowers these channels, so a rise above the usual relation says the
+    references fell (an adjacent station and the witness diluted or rescaled in the same days) or
+    the water itself changed; a return from a lowered period keeps its weight."""
     per_ref = []
     for ref in refs:
         dm, day = daily_medians(series.times, x - ref["transformed"], series.step_s)
@@ -540,10 +558,13 @@ def _river_shifts(series: Series, refs: list[dict[str, Any]], x: np.ndarray, *, 
             if e <= s:
                 continue
             shifts = []
+            adjacent_ep: dict[str, Any] | None = None
             for ref, dm, eps, _ in per_ref:
                 ep: dict[str, Any] | None = next((p for p in eps if p["first_day"] <= d1 - 1 and p["last_day"] >= d0
                                                    and p["sign"] == sign), None)
                 if ep is not None:
+                    if adjacent_ep is None and ref is per_ref[0][0]:
+                        adjacent_ep = ep
                     shifts.append({"station": ref["station"], "direction": ref["direction"],
                                    "witness": ref["witness"], "lag_h": ref["lag_h"],
                                    "lag_source": ref["lag_source"], "shift": round(ep["shift"], 4),
@@ -564,13 +585,23 @@ def _river_shifts(series: Series, refs: list[dict[str, Any]], x: np.ndarray, *, 
                                          shift_ref_days=shift_ref_days, shift_min=shift_min, own_share=own_share)
                 if not own_ev["moved"]:
                     continue
+            usual: dict[str, Any] = {}
+            factor = 1.0
+            if sign > 0 and adjacent_ep is not None and series.parameter in CHEMISTRY:
+                factor = upshift_factor(per_ref[0][1], adjacent_ep, ref_days=shift_ref_days,
+                                        min_days=int(np.ceil(0.7 * shift_days)), weight=upshift_weight,
+                                        share=upshift_share, ev=usual)
+                if factor < 1.0:
+                    usual["notice"] = "wat04_upshift_above_usual"
+                    usual["rule"] = ("a rise above the usual level against the river: a notice (falsification lowers "
+                                     "this channel; the references fell or the water changed)")
             out.append(Finding(s, e, Status.SUSPECT,
                                f"WAT-04 {series.parameter} level shifted {'down' if sign < 0 else 'up'} against the river",
-                               score01(effect, 1.0), {
+                               round(score01(effect, 1.0) * factor, 4), {
                                    **iso_span(series, s, e), "station": series.station, "kind": "level shift",
                                    "single_reference": len(per_ref) == 1,
                                    "values": slice_values(series.values, s, e), "references": shifts,
-                                   "own_level": own_ev,
+                                   "own_level": own_ev, "usual_level": usual or None,
                                    "thresholds": {"shift_days": shift_days, "shift_ref_days": shift_ref_days,
                                                   "shift_min": shift_min, "shift_z": shift_z, "own_share": own_share},
                                }))
