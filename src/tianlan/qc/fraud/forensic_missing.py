@@ -127,7 +127,7 @@ def local_threshold(level: np.ndarray, grid: np.ndarray, q: float, days: int) ->
         "own_gap_edge": Param(0.0, "", "own-level test: a window must also show its gaps at the top of its values (the "
                               "reported hours at the gaps' edges the highest left, against the same gap pattern laid "
                               "elsewhere on the record): the binomial counts a slow river's hours as independent and "
-                              "flags random gaps in a low-water week; 0 = off (the built-in configuration sets 1 for "
+                              "flags random gaps in a low-water week; 0 = off (the built-in configuration sets 0.01 for "
                               "water stations)"),
         "min_missing_share": Param(0.1, "share", "own-level test: fewest missing values in a window"),
         "neighbour_lag_h": Param(0.0, "h", "each neighbour's series is shifted by the lag (at most this many hours "
