@@ -120,7 +120,7 @@ def pm_inversion(series: Series, ctx: Context, *, ratio: float, min_excess: floa
     PM10 repeats one value at ``frozen_share`` of its hours while PM2.5 does not (a frozen PM10
     channel), and a run of at most ``restart_max_hours`` beginning within ``restart_hours`` after
     missing PM10 or PM2.5 in which ln(PM10/PM2.5) climbs back by ``restart_recovery_ln`` (an
-    analyser settling after an outage). Measured: docs/qc.md, "XV-01, XV-02 and FOR-01 background".
+    analyser settling after an outage). Measured: docs/qc-benchmark-log.md, "XV-01, XV-02 and FOR-01 background".
     """
     other = _other(ctx, PM10) if series.parameter == PM25 else None
     if other is None:
@@ -448,7 +448,7 @@ def mist_signature(series: Series, ctx: Context, *, z_threshold: float, sustaine
     ``abrupt_ln`` below its highest value of the ``onset_hours`` before — an inlet acts at once,
     while a residual that fell because the neighbours rose around a station that drifted or held
     (a plume or front reaching them first) has no such step. A run whose hours all follow missing
-    data is not vetoed. Measured numbers: docs/qc.md, "XV-03/SPA-01 background (clean alarms)".
+    data is not vetoed. Measured numbers: docs/qc-benchmark-log.md, "XV-03/SPA-01 background (clean alarms)".
 
     Three findings are kept as notices (score × 0.5, level 1 by the default policy) rather than
     warnings: a drop that the neighbours' median reaches within ``front_lag_hours`` (a front or a
@@ -456,14 +456,14 @@ def mist_signature(series: Series, ctx: Context, *, z_threshold: float, sustaine
     ``restart_hours`` next to missing own PM (an analyser's partial start-up or shut-down cycle,
     :mod:`tianlan.qc.fraud.restart_hour`); and a drop where the station's PM without it (the
     neighbours' level times the station's flank offset) is below ``clean_air_pm`` (excellent air,
-    nothing to hide: :mod:`tianlan.qc.fraud.clean_air`). Measured: docs/qc.md, "Clean incidents
+    nothing to hide: :mod:`tianlan.qc.fraud.clean_air`). Measured: docs/qc-benchmark-log.md, "Clean incidents
     (second round)". Three more (:mod:`tianlan.qc.fraud.xv03_context`): a finding of at most
     ``blank_hours`` with a particle-free hour (PM at most ``blank_share`` of the air's: a zero or leak
     check) at a station with ``blank_repeats`` other such hours; a finding where a gas fell
     ``air_gas_ln`` below its usual relation to the neighbours and PM at most ``air_excess_ln``
     further (other air); and a finding where PM stays within ``usual_ln`` of its usual relation to
     the neighbours (the flanks held a local excess). Measured:
-    docs/qc.md, "XV-03: blank hours and other air".
+    docs/qc-benchmark-log.md, "XV-03: blank hours and other air".
     """
     clean_air = dict(EXCELLENT_PM) if clean_air_pm is None else dict(clean_air_pm)
     pm_codes = (PM25, PM10)
@@ -508,6 +508,9 @@ def mist_signature(series: Series, ctx: Context, *, z_threshold: float, sustaine
     # the weaker of the two PM drops (z < 0): a gas may fall a little with it (a local gust dilutes
     # everything a bit) but much less than PM — by at most gas_relative of the PM drop
     pm_z = np.maximum(own["z"], used[other_code]["z"]) if other_code in used else own["z"]  # NaN if either is
+    if not _pm_drop_possible(pm_z, z_threshold, sustained_z, steps(sustained_hours, series.step_s), shallow_z,
+                             combined_z):
+        return []  # no hour could be flagged whatever the gases do: their channels are not needed
     gas_floor = np.fmin(gas_z_min, gas_relative * pm_z) if gas_relative > 0 else np.full(pm_z.shape, gas_z_min)
     gas_ok = np.ones(pm_z.shape, dtype=bool)
     n_gas = 0
@@ -643,6 +646,27 @@ def mist_signature(series: Series, ctx: Context, *, z_threshold: float, sustaine
     return out
 
 
+def _pm_drop_possible(pm_z: np.ndarray, z_threshold: float, sustained_z: float, n_held: int, shallow_z: float,
+                      combined_z: float) -> bool:
+    """Whether XV-03 could flag any hour of PM z ``pm_z`` with every gas normal: an hour below
+    −``z_threshold``, a run of ``n_held`` below −``sustained_z``, or (``combined_z`` > 0) a stretch
+    of two hours or more below −``shallow_z`` whose combined z Σz/√n is below −``combined_z`` (with a
+    margin far above rounding: the test only rules out). The gases only remove hours from these."""
+    with np.errstate(invalid="ignore"):
+        if (pm_z < -z_threshold).any() or runs(pm_z < -sustained_z, n_held):
+            return True
+        if not combined_z > 0:
+            return False
+        for a, b in runs(pm_z < -shallow_z, 2):
+            if b - a > 200:
+                return True
+            c = np.concatenate(([0.0], np.cumsum(pm_z[a:b])))
+            i, j = np.triu_indices(b - a + 1, 2)  # every stretch [i, j) of the run with j − i ≥ 2
+            if float(((c[j] - c[i]) / np.sqrt(j - i)).min()) < -combined_z + 1e-6:
+                return True
+    return False
+
+
 def _pm_drop(used: Mapping[str, Mapping[str, Any]], s: int, e: int, mask: np.ndarray | None = None) -> float:
     """Median log drop of PM2.5 and PM10 (mean of the two) against their flanks over [s, e) (its
     ``mask`` hours only); NaN where PM10 or PM2.5 is not in ``used``."""
@@ -718,6 +742,33 @@ def _quantum(v: np.ndarray) -> float:
     return float(max(dif.min(), 1e-6)) if dif.size else 0.0
 
 
+def _copy_windows(x: np.ndarray, qx: float, ys: Sequence[np.ndarray], w: int,
+                  min_points: int) -> tuple[list[bool], list[float]]:
+    """For each of ``ys`` (aligned with ``x``): whether some window of ``w`` elements holds at least
+    ``min_points`` values equal to ``x`` within half a transmission step and none that differ, and
+    its resolution (:func:`_quantum`, the same values) — all rows at once."""
+    y = np.vstack(ys)
+    fin = np.isfinite(y)
+    with np.errstate(invalid="ignore"):
+        # _quantum per row: the sorted finite values' smallest step above 1e-9 (NaN sorts last)
+        dif = np.diff(np.sort(np.where(fin, y, np.nan), axis=1), axis=1)
+        dif = np.where(dif > 1e-9, dif, np.inf)
+        dmin = dif.min(axis=1) if dif.shape[1] else np.full(y.shape[0], np.inf)
+        q = np.where(np.isfinite(dmin), np.maximum(dmin, 1e-6), 0.0)
+        tol = np.maximum(qx, q) / 2.0 + 1e-9
+        both = np.isfinite(x) & fin
+        eq = both & (np.abs(x - y) <= tol[:, None])
+    lo = np.maximum(np.arange(1, x.size + 1) - w, 0)
+
+    def rolling(mask: np.ndarray) -> np.ndarray:
+        c = np.zeros((mask.shape[0], mask.shape[1] + 1), dtype=np.int64)
+        np.cumsum(mask, axis=1, out=c[:, 1:])
+        return c[:, 1:] - c[:, lo]
+
+    ok = ((rolling(eq) >= min_points) & (rolling(both & ~eq) == 0)).any(axis=1)
+    return ok.tolist(), [float(v) for v in q]
+
+
 def _block_means(v: np.ndarray, per: int) -> np.ndarray:
     """Means of consecutive blocks of ``per`` elements (NaN-aware; the tail block may be short)."""
     n = (v.size + per - 1) // per
@@ -739,22 +790,34 @@ def _rolling_count(mask: np.ndarray, w: int) -> np.ndarray:
 def _rolling_corr(x: np.ndarray, y: np.ndarray, w: int, min_points: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Pearson r, least-squares slope of y on x and RMS residual of that fit, over the ``w``
     elements ending at each element (NaN with fewer than ``min_points`` pairs or no variance)."""
+    r, slope, rms = _rolling_corr_rows(x, y[None, :], w, min_points)
+    return r[0], slope[0], rms[0]
+
+
+def _rolling_corr_rows(x: np.ndarray, y: np.ndarray, w: int, min_points: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_rolling_corr` of ``x`` with each row of ``y`` (rows × elements) at once, row for row
+    the same values: every step is elementwise or runs along a row (the centring means per row,
+    the running sums as cumulative sums along the rows — an accumulation adds element by element,
+    so each row's sums are those of its own ``np.cumsum``)."""
+    k, m = y.shape
     ok = np.isfinite(x) & np.isfinite(y)
     xs = np.where(ok, x, 0.0)
     ys = np.where(ok, y, 0.0)
     # centre by the overall mean for numerical stability of the cumulative sums
-    if ok.any():
-        xs = np.where(ok, xs - xs[ok].mean(), 0.0)
-        ys = np.where(ok, ys - ys[ok].mean(), 0.0)
-
-    def roll(a: np.ndarray) -> np.ndarray:
-        c = np.concatenate([[0.0], np.cumsum(a)])
-        idx = np.arange(1, a.size + 1)
-        return c[idx] - c[np.maximum(idx - w, 0)]
-
-    n = roll(ok.astype(np.float64))
-    sx, sy = roll(xs), roll(ys)
-    sxx, syy, sxy = roll(xs * xs), roll(ys * ys), roll(xs * ys)
+    for i in range(k):
+        oki = ok[i]
+        if oki.any():
+            xs[i] = np.where(oki, xs[i] - xs[i][oki].mean(), 0.0)
+            ys[i] = np.where(oki, ys[i] - ys[i][oki].mean(), 0.0)
+    a = np.empty((6, k, m))
+    a[0] = ok
+    a[1], a[2] = xs, ys
+    np.multiply(xs, xs, out=a[3])
+    np.multiply(ys, ys, out=a[4])
+    np.multiply(xs, ys, out=a[5])
+    c = np.zeros((6, k, m + 1))
+    np.cumsum(a, axis=2, out=c[:, :, 1:])
+    n, sx, sy, sxx, syy, sxy = c[:, :, 1:] - c[:, :, np.maximum(np.arange(1, m + 1) - w, 0)]
     with np.errstate(invalid="ignore", divide="ignore"):
         cov = sxy - sx * sy / n
         vx = sxx - sx * sx / n
@@ -855,23 +918,31 @@ def lockstep(series: Series, ctx: Context, *, window_hours: float, min_coverage:
     if coarse:  # minute data: a pair not near-lockstep in hourly means cannot be in minute values
         xh = _block_means(x, per)
         wh = w // per
-    for other_code, station, y in cands:
+    # a neighbour counts only as a verbatim copy (below): a window needs min_points values equal
+    # within half a step and none that differ — cheap to rule out before any correlation, and for
+    # all neighbours at once
+    nb_y = [y for _c, st, y in cands if st is not None]
+    copy_ok, nb_q = _copy_windows(x, qx, nb_y, w, min_points) if nb_y else ([], [])
+    j_nb = 0
+    corr: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+    if not coarse:  # every candidate left is correlated below: all in one pass
+        keep = [j for j, (_c, st, _y) in enumerate(cands) if st is None]
+        keep += [j for j, ok in zip([j for j, c in enumerate(cands) if c[1] is not None], copy_ok, strict=True) if ok]
+        if keep:
+            r_rows, slope_rows, rms_rows = _rolling_corr_rows(x, np.vstack([cands[j][2] for j in keep]), w, min_points)
+            corr = {j: (r_rows[i], slope_rows[i], rms_rows[i]) for i, j in enumerate(keep)}
+    for j_cand, (other_code, station, y) in enumerate(cands):
         if station is not None:
-            # a neighbour counts only as a verbatim copy (below): a window needs min_points values
-            # equal within half a step and none that differ — cheap to rule out before any correlation
-            qy = _quantum(y)
-            tol = max(qx, qy) / 2.0 + 1e-9
-            with np.errstate(invalid="ignore"):
-                both = np.isfinite(x) & np.isfinite(y)
-                eq = both & (np.abs(x - y) <= tol)
-            if not ((_rolling_count(eq, w) >= min_points) & (_rolling_count(both & ~eq, w) == 0)).any():
+            j_nb += 1
+            if not copy_ok[j_nb - 1]:
                 continue
+            qy = nb_q[j_nb - 1]
         if coarse:
             rh, _, _ = _rolling_corr(xh, _block_means(y, per), wh, max(3, int(np.ceil(min_coverage * wh))))
             with np.errstate(invalid="ignore"):
                 if not (np.abs(rh) >= min_corr - 0.01).any():
                     continue
-        r, slope, rms = _rolling_corr(x, y, w, min_points)
+        r, slope, rms = corr[j_cand] if j_cand in corr else _rolling_corr(x, y, w, min_points)
         with np.errstate(invalid="ignore"):
             if not (np.abs(r) >= min_corr).any():
                 continue

@@ -110,13 +110,17 @@ def daily_shifts(dm: np.ndarray, *, recent_days: int, ref_days: int, min_ref_day
     m_cur = np.full(nd, np.nan)
     sd = np.full(nd, np.nan)
     if enough.any():
-        ref_e = ref[enough]
-        m_ref[enough] = nanmedian_rows(ref_e)
+        m_ref[enough] = nanmedian_rows(ref[enough])
         m_cur[enough] = nanmedian_rows(cur[enough])
-        dref = np.diff(ref_e, axis=1)
-        sd[enough] = np.maximum(1.4826 * nanmedian_rows(np.abs(dref - nanmedian_rows(dref)[:, None])) / np.sqrt(2.0),
-                                min_scale)
     shift = m_cur - m_ref
+    # the scale only where the shift reaches min_shift (no other day can qualify, and the scale is
+    # reported only for qualifying days): most days of a window do not
+    with np.errstate(invalid="ignore"):
+        big = enough & (np.abs(shift) >= min_shift)
+    if big.any():
+        dref = np.diff(ref[big], axis=1)
+        sd[big] = np.maximum(1.4826 * nanmedian_rows(np.abs(dref - nanmedian_rows(dref)[:, None])) / np.sqrt(2.0),
+                             min_scale)
     with np.errstate(invalid="ignore"):
         hit = enough & (np.abs(shift) >= min_shift) & (np.abs(shift) >= z_threshold * sd)
     flags = np.where(hit, np.sign(shift), 0).astype(np.int8)
@@ -266,12 +270,20 @@ def _neighbour_residual(series: Series, ctx: Context, *, max_km: float, max_neig
         return None
     c = log_offset(series.parameter, offsets, series.values)
     mat = np.vstack([aligned(series.times, s) for _, _, s in nbs])
-    with np.errstate(invalid="ignore"):
-        logs = np.log(np.where(mat > -c, mat, np.nan) + c)
-    count = np.isfinite(logs).sum(axis=0)
-    med = np.full(series.values.shape, np.nan)
-    enough = count >= min_neighbours
-    med[enough] = nanmedian_rows(logs[:, enough].T)
+
+    def median_and_count(m: np.ndarray) -> np.ndarray:
+        """Per hour (column of ``m``): the neighbours' median log and how many have a value."""
+        with np.errstate(invalid="ignore"):
+            logs = np.log(np.where(m > -c, m, np.nan) + c)
+        count = np.isfinite(logs).sum(axis=0)
+        med = np.full(m.shape[1], np.nan)
+        enough = count >= min_neighbours
+        med[enough] = nanmedian_rows(logs[:, enough].T)
+        return np.vstack([med, count])  # the counts are small integers: exact as floats
+
+    both = median_and_count(mat)
+    med = both[0].copy()
+    count = both[1].astype(np.int64)
     with np.errstate(invalid="ignore"):
         own = np.log(np.where(series.values > -c, series.values, np.nan) + c)
     return {"r": own - med, "nb_log_median": med, "matrix": mat, "ids": [n[0] for n in nbs],
