@@ -82,6 +82,10 @@ def _reported_step(g: np.ndarray, row: Any) -> float:
     series' own step where it reports finer (a CODMn analyser transmitting 2.53, 2.57, 2.62 mg/L has not
     held its value, although the three agree to the table's 0.1)."""
     table = row.resolution if row is not None and row.resolution > 0 else 0.0
+    if table > 0:  # the usual case, in one pass: every value a multiple of the table's step
+        v = g[np.isfinite(g)] / table
+        if np.all(np.abs(v - np.round(v)) < 1e-6):
+            return table
     own = reporting_resolution(g)
     if own > 0 and (table == 0 or own < table):
         return own
