@@ -16,6 +16,9 @@ from typing import Any
 import numpy as np
 import pytest
 
+# SPA-01's level-shift test before both rounds: the first round's reference serves this one too
+from test_stream_equivalence import ref_daily_shifts
+
 from tianlan.qc.checks._common import iso, runs, sample
 from tianlan.qc.core import Context, Finding, Series, Status, get
 from tianlan.qc.fraud import cross, spatial
@@ -123,46 +126,6 @@ def ref_copy_window(x: np.ndarray, qx: float, y: np.ndarray, w: int, min_points:
         eq = both & (np.abs(x - y) <= tol)
     ok = bool(((cross._rolling_count(eq, w) >= min_points) & (cross._rolling_count(both & ~eq, w) == 0)).any())
     return ok, qy
-
-
-def ref_daily_shifts(dm: np.ndarray, *, recent_days: int, ref_days: int, min_ref_days: int, min_shift: float,
-                     z_threshold: float, min_scale: float) -> list[dict[str, Any]]:
-    nd = dm.size
-    if nd == 0:
-        return []
-    span = recent_days + ref_days
-    rows = spatial.windows(dm, np.arange(nd) + 1 - span, span)
-    ref, cur = rows[:, :ref_days], rows[:, ref_days:]
-    enough = (np.isfinite(cur).sum(axis=1) >= max(2, int(np.ceil(0.7 * recent_days)))) & \
-             (np.isfinite(ref).sum(axis=1) >= min_ref_days)
-    m_ref, m_cur, sd = np.full(nd, np.nan), np.full(nd, np.nan), np.full(nd, np.nan)
-    if enough.any():
-        ref_e = ref[enough]
-        m_ref[enough] = spatial.nanmedian_rows(ref_e)
-        m_cur[enough] = spatial.nanmedian_rows(cur[enough])
-        dref = np.diff(ref_e, axis=1)
-        sd[enough] = np.maximum(1.4826 * spatial.nanmedian_rows(np.abs(dref - spatial.nanmedian_rows(dref)[:, None]))
-                                / np.sqrt(2.0), min_scale)
-    shift = m_cur - m_ref
-    with np.errstate(invalid="ignore"):
-        hit = enough & (np.abs(shift) >= min_shift) & (np.abs(shift) >= z_threshold * sd)
-    flags = np.where(hit, np.sign(shift), 0).astype(np.int8)
-    out: list[dict[str, Any]] = []
-    j = 0
-    while j < nd:
-        if flags[j] == 0:
-            j += 1
-            continue
-        sign = flags[j]
-        k = j
-        while k + 1 < nd and flags[k + 1] == sign:
-            k += 1
-        best = j + int(np.argmax(np.abs(shift[j:k + 1])))
-        out.append({"first_day": max(0, j - recent_days + 1), "last_day": k, "shift": float(shift[best]),
-                    "scale": float(sd[best]), "reference_median": float(m_ref[best]),
-                    "recent_median": float(m_cur[best]), "sign": int(sign)})
-        j = k + 1
-    return out
 
 
 def _as_rows(findings: list[Finding]) -> list[tuple]:
