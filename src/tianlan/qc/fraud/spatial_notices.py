@@ -81,7 +81,7 @@ def usual_level(dm: np.ndarray, before_day: int, min_days: int) -> float | None:
 
 
 def upshift_factor(dm: np.ndarray, ep: dict[str, Any], *, ref_days: int, min_days: int, weight: float,
-                   share: float, ev: dict[str, Any]) -> float:
+                   share: float, ev: dict[str, Any], notice: str = "spa01_upshift_above_usual") -> float:
     """Score factor of the level-shift episode ``ep`` (:func:`tianlan.qc.fraud.spatial.daily_shifts`)
     over the daily residuals ``dm``: ``weight`` when it is upward and its recent level lies at least
     ``share`` × the shift above the usual level before its reference days, else 1. The usual level
@@ -97,7 +97,7 @@ def upshift_factor(dm: np.ndarray, ep: dict[str, Any], *, ref_days: int, min_day
     ev["above_usual_ln"] = round(above, 4)
     if weight >= 1 or above < share * abs(float(ep["shift"])):
         return 1.0
-    ev["notice"] = "spa01_upshift_above_usual"
+    ev["notice"] = notice
     return float(weight)
 
 

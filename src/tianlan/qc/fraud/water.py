@@ -590,9 +590,8 @@ def _river_shifts(series: Series, refs: list[dict[str, Any]], x: np.ndarray, *, 
             if sign > 0 and adjacent_ep is not None and series.parameter in CHEMISTRY:
                 factor = upshift_factor(per_ref[0][1], adjacent_ep, ref_days=shift_ref_days,
                                         min_days=int(np.ceil(0.7 * shift_days)), weight=upshift_weight,
-                                        share=upshift_share, ev=usual)
+                                        share=upshift_share, ev=usual, notice="wat04_upshift_above_usual")
                 if factor < 1.0:
-                    usual["notice"] = "wat04_upshift_above_usual"
                     usual["rule"] = ("a rise above the usual level against the river: a notice (falsification lowers "
                                      "this channel; the references fell or the water changed)")
             out.append(Finding(s, e, Status.SUSPECT,
